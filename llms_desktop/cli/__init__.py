@@ -1,0 +1,101 @@
+"""Headless command line: argument parsing, dispatch, and one-line errors instead of tracebacks."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import traceback
+from collections.abc import Callable
+
+from llms_desktop import __version__
+from llms_desktop.errors import LlmsDesktopError
+
+EXIT_ERROR = 1
+EXIT_USAGE = 2
+EXIT_BUG = 70  # EX_SOFTWARE: an internal error, reported with its traceback
+EXIT_INTERRUPTED = 130
+
+Handler = Callable[[argparse.Namespace], int]
+
+
+def add_connection_options(parser: argparse.ArgumentParser) -> None:
+    """--base-url, --api-key and --timeout, shared by every command that talks to a provider."""
+    group = parser.add_argument_group("provider connection")
+    group.add_argument(
+        "--base-url",
+        metavar="URL",
+        help="OpenAI-compatible base URL, e.g. http://localhost:11434/v1 "
+        "(default: $OPENAI_BASE_URL, else https://api.openai.com/v1)",
+    )
+    group.add_argument(
+        "--api-key", metavar="KEY", help="API key (default: $OPENAI_API_KEY; none if unset)"
+    )
+    group.add_argument(
+        "--timeout",
+        metavar="SECONDS",
+        type=_positive_float,
+        default=120.0,
+        help="give up when the provider sends nothing for this long (default: 120); "
+        "connecting is capped at 10 s",
+    )
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError("must be greater than 0")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The full command-line parser."""
+    from llms_desktop.cli import chat, models
+
+    parser = argparse.ArgumentParser(
+        prog="llms-desktop",
+        description="A desktop chat app for large language models, and its headless commands.",
+    )
+    parser.add_argument("--version", action="version", version=f"llms-desktop {__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+    chat.register(commands)
+    models.register(commands)
+    return parser
+
+
+def main(argv: list[str]) -> int:
+    """Parse and run one command; returns the exit code."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    handler: Handler | None = getattr(args, "handler", None)
+    if handler is None:
+        parser.print_help()
+        return 0
+    try:
+        return handler(args)
+    except KeyboardInterrupt:
+        print(file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except LlmsDesktopError as exc:
+        print(f"llms-desktop: error: {exc}", file=sys.stderr)
+        return EXIT_ERROR
+    except BrokenPipeError:
+        # The reader (e.g. `| head`) went away: not an error worth a message.
+        _silence_stdout()
+        return EXIT_ERROR
+    except Exception:
+        traceback.print_exc()
+        print(
+            "llms-desktop: internal error (a bug): please report it with the traceback above.",
+            file=sys.stderr,
+        )
+        return EXIT_BUG
+
+
+def _silence_stdout() -> None:
+    import os
+
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())

@@ -1,0 +1,135 @@
+"""`llms-desktop chat`: send one prompt and print the answer as it streams."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import sys
+from typing import Any
+
+from llms_desktop import errors
+from llms_desktop.accumulate import Accumulator
+from llms_desktop.cli import add_connection_options
+from llms_desktop.providers.base import Timeouts
+from llms_desktop.types import ChatMessage, ChatRequest, ReasoningDelta, TextDelta
+
+
+def register(commands: Any) -> None:
+    """Add the `chat` command."""
+    parser = commands.add_parser(
+        "chat",
+        help="send a prompt and print the answer as it streams",
+        description="Send PROMPT to a model and print the answer token by token.",
+    )
+    add_connection_options(parser)
+    parser.add_argument(
+        "--model",
+        metavar="M",
+        help="model id (default: $LLMS_DESKTOP_MODEL, else the first model the provider lists)",
+    )
+    parser.add_argument("--system", metavar="TEXT", help="system prompt")
+    parser.add_argument(
+        "--no-stream", action="store_true", help="ask for the whole answer at once (stream: false)"
+    )
+    parser.add_argument(
+        "--json",
+        action="store_true",
+        help="print the assembled chat.completion JSON instead of the text",
+    )
+    parser.add_argument("--temperature", type=float, metavar="T", help="sampling temperature")
+    parser.add_argument("--max-tokens", type=int, metavar="N", help="limit the answer's length")
+    parser.add_argument(
+        "--reasoning", action="store_true", help="also print the model's reasoning, to stderr"
+    )
+    parser.add_argument("prompt", metavar="PROMPT", help="the message; - reads it from stdin")
+    parser.set_defaults(handler=run)
+
+
+def read_prompt(prompt: str) -> str:
+    """The prompt text; `-` means standard input."""
+    text = sys.stdin.read() if prompt == "-" else prompt
+    if not text.strip():
+        raise errors.ConfigError("The prompt is empty.")
+    return text
+
+
+def build_request(args: argparse.Namespace, model: str, prompt: str) -> ChatRequest:
+    """The chat request for the command's flags."""
+    messages: list[ChatMessage] = []
+    if args.system:
+        messages.append(ChatMessage("system", args.system))
+    messages.append(ChatMessage("user", prompt))
+    params: dict[str, Any] = {}
+    if args.temperature is not None:
+        params["temperature"] = args.temperature
+    if args.max_tokens is not None:
+        params["max_tokens"] = args.max_tokens
+    return ChatRequest(
+        model=model, messages=tuple(messages), stream=not args.no_stream, params=params
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run the command; Ctrl+C surfaces as KeyboardInterrupt after the stream is closed."""
+    import asyncio  # loaded per command so `--version` and `--help` start fast
+
+    prompt = read_prompt(args.prompt)
+    return asyncio.run(_chat(args, prompt))
+
+
+async def _chat(args: argparse.Namespace, prompt: str) -> int:
+    # httpx loads here, not at parse time: `--version` and `--help` stay fast.
+    from llms_desktop.providers.resolve import open_provider, resolve_connection, resolve_model
+
+    connection = resolve_connection(args.base_url, args.api_key)
+    async with open_provider(connection, Timeouts.from_single(args.timeout)) as provider:
+        model = await resolve_model(args.model, provider)
+        request = build_request(args, model, prompt)
+        accumulator = Accumulator()
+        printer = _Printer(show_text=not args.json, show_reasoning=args.reasoning)
+        try:
+            async with contextlib.aclosing(provider.stream(request)) as deltas:
+                async for delta in deltas:
+                    accumulator.add(delta)
+                    printer.show(delta)
+        finally:
+            printer.end()
+        if args.json:
+            json.dump(accumulator.completion(), sys.stdout, ensure_ascii=False, indent=2)
+            sys.stdout.write("\n")
+            sys.stdout.flush()
+    return 0
+
+
+class _Printer:
+    """Writes text deltas to stdout as they arrive, flushing each, and ends with one newline."""
+
+    def __init__(self, *, show_text: bool, show_reasoning: bool) -> None:
+        self.show_text = show_text
+        self.show_reasoning = show_reasoning
+        self._wrote_text = False
+        self._in_reasoning = False
+
+    def show(self, delta: object) -> None:
+        if isinstance(delta, TextDelta) and self.show_text:
+            self._close_reasoning()
+            sys.stdout.write(delta.text)
+            sys.stdout.flush()
+            self._wrote_text = True
+        elif isinstance(delta, ReasoningDelta) and self.show_reasoning:
+            self._in_reasoning = True
+            sys.stderr.write(delta.text)
+            sys.stderr.flush()
+
+    def _close_reasoning(self) -> None:
+        if self._in_reasoning:
+            sys.stderr.write("\n")
+            sys.stderr.flush()
+            self._in_reasoning = False
+
+    def end(self) -> None:
+        self._close_reasoning()
+        if self.show_text:
+            sys.stdout.write("\n")
+            sys.stdout.flush()

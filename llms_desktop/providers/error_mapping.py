@@ -1,0 +1,167 @@
+"""Map HTTP error bodies and transport failures to our error tree, keeping the provider's words."""
+
+from __future__ import annotations
+
+import html
+import json
+import re
+import socket
+import ssl
+from typing import Any
+
+from llms_desktop import errors
+
+_TITLE = re.compile(rb"<title[^>]*>(.*?)</title>", re.IGNORECASE | re.DOTALL)
+_TAGS = re.compile(r"<[^>]+>")
+_MAX_MESSAGE = 500
+
+
+def message_from_payload(payload: Any) -> str | None:
+    """The human message in an error payload: `error.message`, `error`, `message` or `detail`."""
+    if not isinstance(payload, dict):
+        return None
+    error = payload.get("error")
+    if isinstance(error, dict):
+        message = error.get("message") or error.get("msg")
+        if isinstance(message, str) and message.strip():
+            return message.strip()
+        # OpenRouter nests the upstream's words in error.metadata.raw.
+        metadata = error.get("metadata")
+        if isinstance(metadata, dict) and isinstance(metadata.get("raw"), str):
+            return str(metadata["raw"]).strip()
+    if isinstance(error, str) and error.strip():
+        return error.strip()
+    for key in ("message", "detail", "error_message"):
+        value = payload.get(key)
+        if isinstance(value, str) and value.strip():
+            return value.strip()
+        if key == "detail" and isinstance(value, list) and value:
+            # FastAPI validation errors: [{"loc": [...], "msg": "..."}]
+            first = value[0]
+            if isinstance(first, dict) and isinstance(first.get("msg"), str):
+                return str(first["msg"])
+    return None
+
+
+def message_from_body(body: bytes, content_type: str = "") -> str:
+    """The provider's own message from an error response body, reduced to one readable line."""
+    if not body.strip():
+        return ""
+    try:
+        payload = json.loads(body)
+    except ValueError:
+        payload = None
+    if payload is not None:
+        found = message_from_payload(payload)
+        if found:
+            return _one_line(found)
+    title = _TITLE.search(body)
+    if title:
+        return _one_line(html.unescape(title.group(1).decode("utf-8", errors="replace")))
+    text = body.decode("utf-8", errors="replace")
+    if "html" in content_type.lower() or text.lstrip().lower().startswith(("<!doctype", "<html")):
+        text = html.unescape(_TAGS.sub(" ", text))
+    return _one_line(text)
+
+
+def _one_line(text: str) -> str:
+    text = " ".join(text.split())
+    if len(text) > _MAX_MESSAGE:
+        text = text[: _MAX_MESSAGE - 1] + "…"
+    return text
+
+
+def status_error(status: int, body: bytes, content_type: str, url: str) -> errors.HTTPStatusError:
+    """The typed error for an HTTP error response."""
+    message = message_from_body(body, content_type) or _reason(status)
+    return errors.http_status_error(
+        status, message, body=body.decode("utf-8", errors="replace"), url=url
+    )
+
+
+def _reason(status: int) -> str:
+    from http import HTTPStatus
+
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:
+        return "error"
+
+
+def _causes(exc: BaseException) -> list[BaseException]:
+    chain: list[BaseException] = []
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        chain.append(current)
+        current = current.__cause__ or current.__context__
+    return chain
+
+
+def network_error(exc: BaseException, url: str, timeouts: Any = None) -> errors.LlmsDesktopError:
+    """Classify a transport failure (httpx, aiohttp or OS) into a clear, specific error."""
+    import httpx
+
+    where = _where(url)
+    if isinstance(exc, httpx.ConnectTimeout) or _named(exc, "ConnectionTimeoutError"):
+        limit = f" within {timeouts.connect:g} s" if timeouts is not None else ""
+        return errors.ConnectTimeout(f"Could not connect to {where}{limit} (connect timeout).")
+    if isinstance(exc, httpx.ReadTimeout) or _named(exc, "SocketTimeoutError"):
+        limit = f"{timeouts.read:g} s" if timeouts is not None else "too long"
+        return errors.ReadTimeout(
+            f"{where} sent nothing for {limit} (read timeout); the model may be overloaded."
+        )
+    if isinstance(exc, httpx.WriteTimeout | httpx.PoolTimeout):
+        return errors.ProviderTimeout(f"Timed out sending the request to {where}.")
+    chain = _causes(exc)
+    text = " ".join(str(item) for item in chain).lower()
+    if any(isinstance(item, ssl.SSLError | ssl.CertificateError) for item in chain) or any(
+        word in text for word in ("ssl", "certificate", "tls")
+    ):
+        reason = next((str(i) for i in chain if isinstance(i, ssl.SSLError)), str(exc))
+        return errors.TLSFailure(f"TLS failure talking to {where}: {reason}")
+    if any(isinstance(item, socket.gaierror) for item in chain) or any(
+        phrase in text
+        for phrase in (
+            "name or service not known",
+            "nodename nor servname",
+            "temporary failure in name resolution",
+            "no address associated",
+            "name resolution",
+            "getaddrinfo failed",
+        )
+    ):
+        return errors.DNSFailure(f"Cannot resolve the host name of {where} (DNS lookup failed).")
+    if any(isinstance(item, ConnectionRefusedError) for item in chain) or (
+        "connection refused" in text or "errno 111" in text or "connect call failed" in text
+    ):
+        return errors.ConnectionRefused(
+            f"Connection refused by {where}: is the server running and the base URL right?"
+        )
+    if isinstance(exc, httpx.RemoteProtocolError | httpx.ReadError) or _named(
+        exc, "ServerDisconnectedError"
+    ):
+        return errors.ConnectionLost(f"{where} closed the connection before the answer finished.")
+    if isinstance(exc, httpx.ConnectError):
+        return errors.NetworkError(f"Could not connect to {where}: {exc}")
+    if isinstance(exc, httpx.UnsupportedProtocol | httpx.InvalidURL):
+        return errors.ConfigError(f"Invalid base URL {url!r}: {exc}")
+    return errors.NetworkError(f"Network error talking to {where}: {exc or type(exc).__name__}")
+
+
+def _named(exc: BaseException, name: str) -> bool:
+    return any(type(item).__name__ == name for item in _causes(exc))
+
+
+def _where(url: str) -> str:
+    import httpx
+
+    try:
+        parsed = httpx.URL(url)
+    except Exception:
+        return url or "the provider"
+    if not parsed.host:
+        return url or "the provider"
+    port = f":{parsed.port}" if parsed.port else ""
+    return f"{parsed.scheme}://{parsed.host}{port}"

@@ -1,0 +1,126 @@
+"""Typed values that flow through the engine: chat requests and the deltas a provider yields."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal, get_args
+
+Role = Literal["system", "user", "assistant", "tool"]
+ROLES: tuple[str, ...] = get_args(Role)
+
+# OpenAI message content is a string or a list of parts ({"type": "text", ...}, images...).
+Content = str | list[dict[str, Any]] | None
+
+
+@dataclass(frozen=True, slots=True)
+class ChatMessage:
+    """One message of a conversation as sent to a provider."""
+
+    role: Role
+    content: Content
+    name: str | None = None
+    tool_call_id: str | None = None
+    tool_calls: tuple[Mapping[str, Any], ...] = ()
+
+    def to_openai(self) -> dict[str, Any]:
+        """The message in the OpenAI wire shape."""
+        out: dict[str, Any] = {"role": self.role, "content": self.content}
+        if self.name is not None:
+            out["name"] = self.name
+        if self.tool_call_id is not None:
+            out["tool_call_id"] = self.tool_call_id
+        if self.tool_calls:
+            out["tool_calls"] = [dict(call) for call in self.tool_calls]
+        return out
+
+    @classmethod
+    def from_openai(cls, data: Mapping[str, Any]) -> ChatMessage:
+        """Build a message from an OpenAI-shaped dict; raises ValueError on a bad role."""
+        role = data.get("role")
+        if role not in ROLES:
+            raise ValueError(f"unknown message role {role!r}; expected one of {', '.join(ROLES)}")
+        content = data.get("content")
+        if content is not None and not isinstance(content, str | list):
+            raise ValueError("message content must be a string, a list of parts or null")
+        return cls(
+            role=role,
+            content=content,
+            name=data.get("name"),
+            tool_call_id=data.get("tool_call_id"),
+            tool_calls=tuple(data.get("tool_calls") or ()),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class ChatRequest:
+    """A chat completion request; `params` (temperature, max_tokens, tools...) pass through."""
+
+    model: str
+    messages: tuple[ChatMessage, ...]
+    stream: bool = True
+    params: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class TextDelta:
+    """A piece of the answer's visible text."""
+
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class ReasoningDelta:
+    """A piece of the model's reasoning ("thinking") text, shown apart from the answer."""
+
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class ToolCallDelta:
+    """A fragment of a tool call; fragments with the same index form one call."""
+
+    index: int
+    id: str | None = None
+    name: str | None = None
+    arguments: str = ""
+    type: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Usage:
+    """Token counts; `estimated` when we counted them ourselves because the provider did not."""
+
+    prompt_tokens: int | None = None
+    completion_tokens: int | None = None
+    total_tokens: int | None = None
+    estimated: bool = False
+    details: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Finish:
+    """The provider said why the answer ended (`stop`, `length`, `tool_calls`, or anything else)."""
+
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class ResponseInfo:
+    """Identity of the response (id, model, created) as the provider reported it."""
+
+    id: str | None = None
+    model: str | None = None
+    created: int | None = None
+    system_fingerprint: str | None = None
+
+
+Delta = TextDelta | ReasoningDelta | ToolCallDelta | Usage | Finish | ResponseInfo
+
+
+@dataclass(frozen=True, slots=True)
+class ModelInfo:
+    """A model a provider offers."""
+
+    id: str
+    owned_by: str | None = None

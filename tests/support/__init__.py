@@ -1,0 +1,1 @@
+"""Helpers the tests share: a loopback HTTP server and reply builders."""
