@@ -14,6 +14,16 @@ from llms_desktop import errors
 _TITLE = re.compile(rb"<title[^>]*>(.*?)</title>", re.IGNORECASE | re.DOTALL)
 _TAGS = re.compile(r"<[^>]+>")
 _MAX_MESSAGE = 500
+_DNS_PHRASES = (
+    "name or service not known",
+    "nodename nor servname",
+    "temporary failure in name resolution",
+    "no address associated",
+    "name resolution",
+    "getaddrinfo failed",
+    "domain name not found",  # aiodns
+)
+_TLS_PHRASES = ("[ssl", "certificate verify failed", "wrong version number", "tlsv1 alert")
 
 
 def message_from_payload(payload: Any) -> str | None:
@@ -116,29 +126,22 @@ def network_error(exc: BaseException, url: str, timeouts: Any = None) -> errors.
         return errors.ProviderTimeout(f"Timed out sending the request to {where}.")
     chain = _causes(exc)
     text = " ".join(str(item) for item in chain).lower()
-    if any(isinstance(item, ssl.SSLError | ssl.CertificateError) for item in chain) or any(
-        word in text for word in ("ssl", "certificate", "tls")
-    ):
-        reason = next((str(i) for i in chain if isinstance(i, ssl.SSLError)), str(exc))
-        return errors.TLSFailure(f"TLS failure talking to {where}: {reason}")
+    # Exception types first; message phrases only as a fallback. (aiohttp writes "ssl:default"
+    # into every connector error, so a bare "ssl" match would call a refusal a TLS failure.)
     if any(isinstance(item, socket.gaierror) for item in chain) or any(
-        phrase in text
-        for phrase in (
-            "name or service not known",
-            "nodename nor servname",
-            "temporary failure in name resolution",
-            "no address associated",
-            "name resolution",
-            "getaddrinfo failed",
-        )
+        phrase in text for phrase in _DNS_PHRASES
     ):
         return errors.DNSFailure(f"Cannot resolve the host name of {where} (DNS lookup failed).")
-    if any(isinstance(item, ConnectionRefusedError) for item in chain) or (
-        "connection refused" in text or "errno 111" in text or "connect call failed" in text
+    if any(isinstance(item, ConnectionRefusedError) for item in chain) or any(
+        phrase in text for phrase in ("connection refused", "errno 111", "connect call failed")
     ):
         return errors.ConnectionRefused(
             f"Connection refused by {where}: is the server running and the base URL right?"
         )
+    ssl_errors = [item for item in chain if isinstance(item, ssl.SSLError | ssl.CertificateError)]
+    if ssl_errors or any(phrase in text for phrase in _TLS_PHRASES):
+        reason = str(ssl_errors[0]) if ssl_errors else str(exc)
+        return errors.TLSFailure(f"TLS failure talking to {where}: {reason}")
     if isinstance(exc, httpx.RemoteProtocolError | httpx.ReadError) or _named(
         exc, "ServerDisconnectedError"
     ):
