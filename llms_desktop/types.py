@@ -124,3 +124,57 @@ class ModelInfo:
 
     id: str
     owned_by: str | None = None
+
+
+MessageStatus = Literal["streaming", "complete", "cancelled", "error", "interrupted"]
+MESSAGE_STATUSES: tuple[str, ...] = get_args(MessageStatus)
+
+
+@dataclass(frozen=True, slots=True)
+class Thread:
+    """A stored conversation. Times are Unix seconds."""
+
+    id: str
+    title: str
+    created_at: float
+    updated_at: float
+    model: str | None = None
+    provider: str | None = None
+    system_prompt: str | None = None
+    params: Mapping[str, Any] = field(default_factory=dict)
+    pinned: bool = False
+    archived: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Message:
+    """A stored message with its status, usage and timings (milliseconds)."""
+
+    id: str
+    thread_id: str
+    role: Role
+    content: str
+    status: MessageStatus = "complete"
+    position: int = 0
+    parent_id: str | None = None
+    reasoning: str | None = None
+    tool_calls: tuple[Mapping[str, Any], ...] = ()
+    error: str | None = None
+    model: str | None = None
+    provider: str | None = None
+    prompt_tokens: int | None = None
+    completion_tokens: int | None = None
+    tokens_estimated: bool = False
+    ttft_ms: float | None = None
+    duration_ms: float | None = None
+    created_at: float = 0.0
+
+    @property
+    def tokens_per_second(self) -> float | None:
+        """Completion tokens over the generation time (after the first token), if known."""
+        if not self.completion_tokens or self.duration_ms is None:
+            return None
+        generating_ms = self.duration_ms - (self.ttft_ms or 0.0)
+        if generating_ms <= 0:
+            return None
+        return self.completion_tokens / (generating_ms / 1000.0)

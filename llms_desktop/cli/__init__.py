@@ -6,9 +6,13 @@ import argparse
 import sys
 import traceback
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from llms_desktop import __version__
 from llms_desktop.errors import LlmsDesktopError
+
+if TYPE_CHECKING:
+    from llms_desktop.store import Store
 
 EXIT_ERROR = 1
 EXIT_USAGE = 2
@@ -50,19 +54,56 @@ def _positive_float(text: str) -> float:
     return value
 
 
+DATA_DIR_HELP = (
+    "folder for the thread database (default: $LLMS_DESKTOP_HOME, else the platform's user "
+    "data folder, e.g. ~/.local/share/llms-desktop)"
+)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The full command-line parser."""
-    from llms_desktop.cli import chat, models
+    from llms_desktop.cli import chat, models, serve, threads
 
     parser = argparse.ArgumentParser(
         prog="llms-desktop",
         description="A desktop chat app for large language models, and its headless commands.",
     )
     parser.add_argument("--version", action="version", version=f"llms-desktop {__version__}")
+    parser.add_argument("--data-dir", metavar="DIR", help=DATA_DIR_HELP)
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     chat.register(commands)
     models.register(commands)
+    serve.register(commands)
+    threads.register(commands)
+    _accept_data_dir_anywhere(parser)
     return parser
+
+
+def _accept_data_dir_anywhere(parser: argparse.ArgumentParser) -> None:
+    """Let every subcommand take --data-dir too, after its name (`threads list --data-dir D`)."""
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for subparser in action.choices.values():
+                # SUPPRESS: a subcommand that was not given the option leaves the global value.
+                subparser.add_argument(
+                    "--data-dir", metavar="DIR", default=argparse.SUPPRESS, help=DATA_DIR_HELP
+                )
+                _accept_data_dir_anywhere(subparser)
+
+
+def open_store(args: argparse.Namespace) -> Store:
+    """The thread database for --data-dir; warns on stderr when a damaged one was replaced."""
+    from llms_desktop.paths import data_dir
+    from llms_desktop.store import Store
+
+    store = Store.open(data_dir(getattr(args, "data_dir", None)))
+    if store.recovered_from is not None:
+        print(
+            f"llms-desktop: warning: the thread database was damaged; it was moved to "
+            f"{store.recovered_from} and a new one was created.",
+            file=sys.stderr,
+        )
+    return store
 
 
 def main(argv: list[str]) -> int:

@@ -1,18 +1,23 @@
-"""`llms-desktop chat`: send one prompt and print the answer as it streams."""
+"""`llms-desktop chat`: send one prompt, print the answer as it streams, and save the exchange."""
 
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import sys
 from typing import Any
 
 from llms_desktop import errors
 from llms_desktop.accumulate import Accumulator
-from llms_desktop.cli import add_connection_options
+from llms_desktop.cli import add_connection_options, open_store
 from llms_desktop.providers.base import Timeouts
-from llms_desktop.types import ChatMessage, ChatRequest, ReasoningDelta, TextDelta
+from llms_desktop.types import (
+    Delta,
+    Message,
+    ReasoningDelta,
+    TextDelta,
+    Thread,
+)
 
 
 def register(commands: Any) -> None:
@@ -42,6 +47,14 @@ def register(commands: Any) -> None:
     parser.add_argument(
         "--reasoning", action="store_true", help="also print the model's reasoning, to stderr"
     )
+    parser.add_argument(
+        "--thread",
+        metavar="ID",
+        help="continue this saved thread, sending its history (a unique start of the id will do)",
+    )
+    parser.add_argument(
+        "--no-store", action="store_true", help="do not save this exchange in the thread database"
+    )
     parser.add_argument("prompt", metavar="PROMPT", help="the message; - reads it from stdin")
     parser.set_defaults(handler=run)
 
@@ -54,20 +67,14 @@ def read_prompt(prompt: str) -> str:
     return text
 
 
-def build_request(args: argparse.Namespace, model: str, prompt: str) -> ChatRequest:
-    """The chat request for the command's flags."""
-    messages: list[ChatMessage] = []
-    if args.system:
-        messages.append(ChatMessage("system", args.system))
-    messages.append(ChatMessage("user", prompt))
+def flag_params(args: argparse.Namespace) -> dict[str, Any]:
+    """The request parameters the flags set."""
     params: dict[str, Any] = {}
     if args.temperature is not None:
         params["temperature"] = args.temperature
     if args.max_tokens is not None:
         params["max_tokens"] = args.max_tokens
-    return ChatRequest(
-        model=model, messages=tuple(messages), stream=not args.no_stream, params=params
-    )
+    return params
 
 
 def run(args: argparse.Namespace) -> int:
@@ -79,39 +86,72 @@ def run(args: argparse.Namespace) -> int:
 
 
 async def _chat(args: argparse.Namespace, prompt: str) -> int:
-    # httpx loads here, not at parse time: `--version` and `--help` stay fast.
+    # httpx and sqlite3 load here, not at parse time: `--version` and `--help` stay fast.
     from llms_desktop.providers.resolve import open_provider, resolve_connection, resolve_model
+    from llms_desktop.session import ChatSession
 
     connection = resolve_connection(args.base_url, args.api_key)
-    async with open_provider(connection, Timeouts.from_single(args.timeout)) as provider:
-        model = await resolve_model(args.model, provider)
-        request = build_request(args, model, prompt)
-        accumulator = Accumulator()
-        printer = _Printer(show_text=not args.json, show_reasoning=args.reasoning)
-        try:
-            async with contextlib.aclosing(provider.stream(request)) as deltas:
-                async for delta in deltas:
-                    accumulator.add(delta)
-                    printer.show(delta)
-        finally:
-            printer.end()
-        if args.json:
-            json.dump(accumulator.completion(), sys.stdout, ensure_ascii=False, indent=2)
-            sys.stdout.write("\n")
-            sys.stdout.flush()
+    if args.no_store and args.thread:
+        raise errors.ConfigError("--thread continues a saved thread: it cannot go with --no-store.")
+    store = None if args.no_store else open_store(args)
+    try:
+        thread: Thread | None = None
+        if store is not None and args.thread:
+            thread = store.get_thread(store.resolve_thread_id(args.thread))
+        params = flag_params(args)
+        if thread is not None:
+            params = {**thread.params, **params}  # flags override what the thread was using
+        async with open_provider(connection, Timeouts.from_single(args.timeout)) as provider:
+            model = await resolve_model(args.model or (thread.model if thread else None), provider)
+            printer = _Printer(show_text=not args.json, show_reasoning=args.reasoning)
+            try:
+                await ChatSession(provider, store).run(
+                    thread_id=thread.id if thread else None,
+                    user_text=prompt,
+                    model=model,
+                    provider_id=provider.id,
+                    system_prompt=args.system,
+                    params=params,
+                    stream=not args.no_stream,
+                    listener=printer,
+                )
+            finally:
+                printer.end()
+            if args.json:
+                json.dump(
+                    printer.accumulator.completion(), sys.stdout, ensure_ascii=False, indent=2
+                )
+                sys.stdout.write("\n")
+                sys.stdout.flush()
+    finally:
+        if store is not None:
+            store.close()
     return 0
 
 
 class _Printer:
-    """Writes text deltas to stdout as they arrive, flushing each, and ends with one newline."""
+    """A session listener: text deltas to stdout as they arrive (flushed), then one newline.
+
+    It also assembles the deltas into the chat.completion that --json prints.
+    """
 
     def __init__(self, *, show_text: bool, show_reasoning: bool) -> None:
         self.show_text = show_text
         self.show_reasoning = show_reasoning
+        self.accumulator = Accumulator()
         self._wrote_text = False
         self._in_reasoning = False
 
-    def show(self, delta: object) -> None:
+    def on_started(
+        self, thread: Thread, user_message: Message | None, assistant_message: Message
+    ) -> None:
+        pass
+
+    def on_finished(self, message: Message) -> None:
+        pass
+
+    def on_delta(self, delta: Delta) -> None:
+        self.accumulator.add(delta)
         if isinstance(delta, TextDelta) and self.show_text:
             self._close_reasoning()
             sys.stdout.write(delta.text)

@@ -1,0 +1,414 @@
+"""ChatSession: one exchange, saved before, during and after the answer streams (never lost)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import time
+import uuid
+from collections.abc import Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Protocol
+
+from llms_desktop.accumulate import Accumulator
+from llms_desktop.errors import ConfigError, LlmsDesktopError, StoreError
+from llms_desktop.providers.base import Provider
+from llms_desktop.types import (
+    ChatMessage,
+    ChatRequest,
+    Delta,
+    Message,
+    MessageStatus,
+    ReasoningDelta,
+    Role,
+    TextDelta,
+    Thread,
+    ToolCallDelta,
+)
+
+if TYPE_CHECKING:
+    from llms_desktop.store import Store
+
+# Unsaved text is never older than this plus event-loop latency, and two checkpoints of one
+# answer are at least this far apart. 200 ms keeps the promise "a kill loses at most the last
+# 250 ms" with 50 ms to spare for a busy loop.
+DEFAULT_CHECKPOINT_INTERVAL = 0.2
+# A checkpoint waits this long at most for a lock held elsewhere, then is retried later: better
+# than stalling the stream (and a UI sharing the loop) for the whole busy timeout.
+CHECKPOINT_LOCK_WAIT = 0.1
+TITLE_LENGTH = 60
+
+
+class SessionListener(Protocol):
+    """Follows one exchange; every method is called on the event loop's thread."""
+
+    def on_started(
+        self, thread: Thread, user_message: Message | None, assistant_message: Message
+    ) -> None:
+        """The user message is saved and the (empty, streaming) answer created."""
+
+    def on_delta(self, delta: Delta) -> None:
+        """A delta arrived from the provider."""
+
+    def on_finished(self, message: Message) -> None:
+        """The answer ended (complete, cancelled or error), before run() returns or raises."""
+
+
+class _NoListener:
+    def on_started(
+        self, thread: Thread, user_message: Message | None, assistant_message: Message
+    ) -> None:
+        pass
+
+    def on_delta(self, delta: Delta) -> None:
+        pass
+
+    def on_finished(self, message: Message) -> None:
+        pass
+
+
+class ChatSession:
+    """Runs exchanges against one provider and (unless `store` is None) saves them.
+
+    The user message is saved before the request. The answer is created `streaming`, its text
+    checkpointed while deltas arrive (at most every `checkpoint_interval` seconds, never per
+    token; a timer saves the tail of a stream that goes quiet) and finally saved `complete`,
+    `cancelled` or `error` with usage and timings. If the store fails mid-stream the text stays
+    in memory and the next checkpoint retries; a final save that fails raises StoreError.
+    """
+
+    def __init__(
+        self,
+        provider: Provider,
+        store: Store | None,
+        *,
+        checkpoint_interval: float = DEFAULT_CHECKPOINT_INTERVAL,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.provider = provider
+        self.store = store
+        self.checkpoint_interval = checkpoint_interval
+        self.clock = clock
+
+    async def run(
+        self,
+        *,
+        thread_id: str | None,
+        user_text: str | None,
+        model: str,
+        provider_id: str,
+        system_prompt: str | None = None,
+        params: Mapping[str, Any] | None = None,
+        stream: bool = True,
+        listener: SessionListener | None = None,
+    ) -> Message:
+        """Send `user_text` (None: answer the thread's last user message again); return the answer.
+
+        With `thread_id` None a new thread is created, titled from `user_text`. Otherwise the
+        thread's history goes with the request; `system_prompt` and `params` given here replace
+        the thread's, and None keeps them. Raises the provider's error (after saving the partial
+        answer with status `error`), CancelledError (status `cancelled`), or StoreError.
+        """
+        listener = listener or _NoListener()
+        if user_text is not None and not user_text.strip():
+            raise ConfigError("The message is empty.")
+        thread, history = self._load(
+            thread_id, user_text, model, provider_id, system_prompt, params
+        )
+        user_message = None
+        if user_text is not None:
+            user_message = self._add(thread, "user", user_text, "complete", model, provider_id)
+            history.append(ChatMessage("user", user_text))
+        answer = _Answer(
+            self._add(thread, "assistant", "", "streaming", model, provider_id),
+            self.store,
+            self.checkpoint_interval,
+            self.clock,
+        )
+        listener.on_started(thread, user_message, answer.message)
+        request = ChatRequest(
+            model=model, messages=tuple(history), stream=stream, params=dict(thread.params)
+        )
+        answer.start(request)
+        try:
+            async with contextlib.aclosing(self.provider.stream(request)) as deltas:
+                async for delta in deltas:
+                    answer.add(delta)
+                    listener.on_delta(delta)
+        except (asyncio.CancelledError, KeyboardInterrupt):
+            listener.on_finished(answer.finish("cancelled")[0])
+            raise
+        except LlmsDesktopError as exc:
+            listener.on_finished(answer.finish("error", error=str(exc))[0])
+            raise
+        except Exception as exc:  # a bug: still keep what the user saw
+            listener.on_finished(answer.finish("error", error=f"{type(exc).__name__}: {exc}")[0])
+            raise
+        message, failure = answer.finish("complete")
+        listener.on_finished(message)
+        if failure is not None:
+            raise failure
+        return message
+
+    def _load(
+        self,
+        thread_id: str | None,
+        user_text: str | None,
+        model: str,
+        provider_id: str,
+        system_prompt: str | None,
+        params: Mapping[str, Any] | None,
+    ) -> tuple[Thread, list[ChatMessage]]:
+        """The thread (created when new, settings updated when continued) and its history."""
+        if thread_id is None:
+            if user_text is None:
+                raise ConfigError("There is nothing to answer: give a message or a thread.")
+            settings: dict[str, Any] = {
+                "model": model,
+                "provider": provider_id,
+                "system_prompt": system_prompt,
+                "params": dict(params or {}),
+            }
+            title = title_from(user_text)
+            if self.store is None:
+                now = time.time()
+                thread = Thread(id=uuid.uuid4().hex, title=title, created_at=now, updated_at=now)
+                thread = dataclasses.replace(thread, **settings)
+            else:
+                thread = self.store.create_thread(title, **settings)
+            return thread, _system(system_prompt)
+        if self.store is None:
+            raise ConfigError("Continuing a thread needs the thread database (drop --no-store).")
+        loaded = self.store.get_thread(thread_id)
+        if loaded is None:
+            raise ConfigError(f"No thread has the id {thread_id!r}.")
+        stored = self.store.messages(thread_id)
+        if user_text is None and (not stored or stored[-1].role != "user"):
+            raise ConfigError(
+                "There is nothing to answer again: the last message is not the user's."
+            )
+        thread = dataclasses.replace(
+            loaded,
+            model=model,
+            provider=provider_id,
+            system_prompt=loaded.system_prompt if system_prompt is None else system_prompt,
+            params=loaded.params if params is None else dict(params),
+        )
+        if thread != loaded:
+            self.store.update_thread_settings(
+                thread.id,
+                model=thread.model,
+                provider=thread.provider,
+                system_prompt=thread.system_prompt,
+                params=thread.params,
+            )
+        return thread, _system(thread.system_prompt) + history_messages(stored)
+
+    def _add(
+        self,
+        thread: Thread,
+        role: Role,
+        content: str,
+        status: MessageStatus,
+        model: str,
+        provider_id: str,
+    ) -> Message:
+        # Only the answer records the model and provider it came from.
+        model_id = model if role == "assistant" else None
+        provider = provider_id if role == "assistant" else None
+        if self.store is not None:
+            return self.store.add_message(
+                thread.id, role, content, status=status, model=model_id, provider=provider
+            )
+        return Message(
+            id=uuid.uuid4().hex,
+            thread_id=thread.id,
+            role=role,
+            content=content,
+            status=status,
+            model=model_id,
+            provider=provider,
+            created_at=time.time(),
+        )
+
+
+class _Answer:
+    """The answer being streamed: its text in memory, and when and how it reaches the store."""
+
+    def __init__(
+        self,
+        message: Message,
+        store: Store | None,
+        interval: float,
+        clock: Callable[[], float],
+    ) -> None:
+        self.message = message
+        self.store = store
+        self.interval = interval
+        self.clock = clock
+        self.accumulator = Accumulator()
+        self.request: ChatRequest | None = None
+        self.started = clock()
+        self.first_token: float | None = None
+        self.dirty = False
+        self.due = 0.0  # when unsaved text must be saved (clock time)
+        self.timer: asyncio.TimerHandle | None = None
+        self.failure: StoreError | None = None
+
+    def start(self, request: ChatRequest) -> None:
+        self.request = request
+        self.started = self.clock()
+
+    def add(self, delta: Delta) -> None:
+        self.accumulator.add(delta)
+        if not isinstance(delta, TextDelta | ReasoningDelta | ToolCallDelta):
+            return
+        now = self.clock()
+        if self.first_token is None:
+            self.first_token = now
+        if self.store is None:
+            return
+        if not self.dirty:
+            self.dirty = True
+            self.due = now + self.interval
+        if now >= self.due:
+            # Deltas that arrive in one burst never yield to the loop, so the timer could not
+            # fire: save here.
+            self.checkpoint()
+        elif self.timer is None:
+            self._arm()
+
+    def _arm(self) -> None:
+        delay = max(0.0, self.due - self.clock())
+        self.timer = asyncio.get_running_loop().call_later(delay, self._on_timer)
+
+    def _on_timer(self) -> None:
+        self.timer = None
+        self.checkpoint()
+
+    def _disarm(self) -> None:
+        if self.timer is not None:
+            self.timer.cancel()
+            self.timer = None
+
+    def checkpoint(self) -> None:
+        """Save the text so far; on failure keep it in memory and retry one interval later."""
+        self._disarm()
+        if not self.dirty or self.store is None:
+            return
+        acc = self.accumulator
+        try:
+            self.store.update_message_content(
+                self.message.id,
+                acc.text,
+                reasoning=acc.reasoning_text or None,
+                tool_calls=acc.tool_call_dicts() or None,
+                timeout=min(CHECKPOINT_LOCK_WAIT, self.store.busy_timeout),
+            )
+        except StoreError as exc:
+            self.failure = exc
+            self.due = self.clock() + self.interval
+            with contextlib.suppress(RuntimeError):  # no running loop: the next delta retries
+                self._arm()
+            return
+        self.dirty = False
+        self.failure = None
+
+    def finish(
+        self, status: MessageStatus, *, error: str | None = None
+    ) -> tuple[Message, StoreError | None]:
+        """The final message, saved if possible; a failed save is returned, not raised."""
+        self._disarm()
+        end = self.clock()
+        acc = self.accumulator
+        usage = self._usage(end)
+        final = dataclasses.replace(
+            self.message,
+            content=acc.text,
+            reasoning=acc.reasoning_text or None,
+            tool_calls=tuple(acc.tool_call_dicts()),
+            status=status,
+            error=error,
+            prompt_tokens=usage["prompt_tokens"],
+            completion_tokens=usage["completion_tokens"],
+            tokens_estimated=usage["estimated"],
+            ttft_ms=usage["ttft_ms"],
+            duration_ms=usage["duration_ms"],
+        )
+        if self.store is None:
+            return final, None
+        try:
+            saved = self.store.finish_message(
+                self.message.id,
+                status,
+                content=final.content,
+                reasoning=final.reasoning,
+                tool_calls=final.tool_calls,
+                error=error,
+                usage=usage,
+            )
+        except StoreError as exc:
+            return final, exc
+        return saved, None
+
+    def _usage(self, end: float) -> dict[str, Any]:
+        """Token counts from the provider when it sent them, else estimated; timings in ms."""
+        acc = self.accumulator
+        reported = acc.usage
+        prompt = reported.prompt_tokens if reported else None
+        completion = reported.completion_tokens if reported else None
+        estimated = prompt is None or completion is None
+        if prompt is None and self.request is not None:
+            prompt = estimate_tokens(_request_text(self.request.messages))
+        if completion is None:
+            calls = "".join(str(call["function"]) for call in acc.tool_call_dicts())
+            completion = estimate_tokens(acc.text + acc.reasoning_text + calls)
+        ttft = None if self.first_token is None else (self.first_token - self.started) * 1000
+        return {
+            "prompt_tokens": prompt,
+            "completion_tokens": completion,
+            "estimated": estimated,
+            "ttft_ms": ttft,
+            "duration_ms": (end - self.started) * 1000,
+        }
+
+
+def history_messages(stored: Sequence[Message]) -> list[ChatMessage]:
+    """What a thread's stored messages send to the model.
+
+    Answers with no text (failed or cancelled before the first token) are left out. Tool calls
+    and tool results are not replayed: Message does not keep a tool result's call id yet.
+    """
+    out = []
+    for message in stored:
+        if message.role == "tool":
+            continue
+        if message.role == "assistant" and not message.content:
+            continue
+        out.append(ChatMessage(message.role, message.content))
+    return out
+
+
+def title_from(text: str, limit: int = TITLE_LENGTH) -> str:
+    """A thread title from the first message: whitespace collapsed, cut at a word, with …"""
+    line = " ".join(text.split())
+    if len(line) <= limit:
+        return line
+    cut = line[: limit - 1]
+    space = cut.rfind(" ")
+    if space > limit // 2:
+        cut = cut[:space]
+    return cut.rstrip(" ,.;:-") + "…"
+
+
+def estimate_tokens(text: str) -> int:
+    """A rough token count (about four characters a token for English text)."""
+    return (len(text) + 3) // 4
+
+
+def _request_text(messages: Sequence[ChatMessage]) -> str:
+    return "".join(m.content if isinstance(m.content, str) else str(m.content) for m in messages)
+
+
+def _system(prompt: str | None) -> list[ChatMessage]:
+    return [ChatMessage("system", prompt)] if prompt else []

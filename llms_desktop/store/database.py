@@ -1,0 +1,104 @@
+"""The connection under the store: one lock, nestable write transactions, errors as StoreError."""
+
+from __future__ import annotations
+
+import contextlib
+import sqlite3
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Self
+
+from llms_desktop.errors import StoreError
+from llms_desktop.store.failures import store_error
+
+DEFAULT_BUSY_TIMEOUT = 5.0
+
+
+class Database:
+    """Serialises calls on one sqlite3 connection (autocommit mode) so threads may share it."""
+
+    def __init__(
+        self,
+        connection: sqlite3.Connection,
+        path: Path,
+        *,
+        busy_timeout: float = DEFAULT_BUSY_TIMEOUT,
+        recovered_from: Path | None = None,
+    ) -> None:
+        self._db = connection
+        self.path = path
+        self.busy_timeout = busy_timeout
+        self.recovered_from = recovered_from
+        self.interrupted_on_open = 0
+        self._lock = threading.RLock()
+        self._depth = 0  # nesting of transaction() blocks
+
+    def close(self) -> None:
+        """Close the connection (idempotent)."""
+        with self._lock:
+            self._db.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    # -- transactions --------------------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def transaction(self, doing: str = "write") -> Iterator[sqlite3.Connection]:
+        """One write transaction (BEGIN IMMEDIATE); nested blocks join the outer one.
+
+        On any exception everything since BEGIN is rolled back; sqlite3 errors become StoreError.
+        """
+        with self._lock:
+            if self._depth:
+                self._depth += 1
+                try:
+                    yield self._db
+                finally:
+                    self._depth -= 1
+                return
+            try:
+                self._db.execute("BEGIN IMMEDIATE")
+            except sqlite3.Error as exc:
+                raise self._error(exc, doing) from exc
+            self._depth = 1
+            try:
+                yield self._db
+                self._db.execute("COMMIT")
+            except BaseException as exc:
+                if self._db.in_transaction:
+                    # SQLite may have rolled back by itself already (disk full, I/O error).
+                    with contextlib.suppress(sqlite3.Error):
+                        self._db.execute("ROLLBACK")
+                if isinstance(exc, sqlite3.Error):
+                    raise self._error(exc, doing) from exc
+                raise
+            finally:
+                self._depth = 0
+
+    @contextlib.contextmanager
+    def _read(self, doing: str) -> Iterator[sqlite3.Connection]:
+        with self._lock:
+            try:
+                yield self._db
+            except sqlite3.Error as exc:
+                raise self._error(exc, doing) from exc
+
+    @contextlib.contextmanager
+    def _busy_timeout(self, seconds: float | None) -> Iterator[None]:
+        """Wait at most `seconds` for a lock in this block (default: the store's timeout)."""
+        if seconds is None or self._depth:
+            yield
+            return
+        self._db.execute(f"PRAGMA busy_timeout = {int(seconds * 1000)}")
+        try:
+            yield
+        finally:
+            self._db.execute(f"PRAGMA busy_timeout = {int(self.busy_timeout * 1000)}")
+
+    def _error(self, exc: sqlite3.Error, doing: str) -> StoreError:
+        return store_error(exc, doing, self.path, self.busy_timeout)

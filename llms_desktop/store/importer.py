@@ -1,0 +1,346 @@
+"""Threads into the store from our JSON export or llms.py's: validated first, then all at once."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+from typing import Any, cast
+
+from llms_desktop.errors import ConfigError
+from llms_desktop.store.export import FORMAT_NAME, FORMAT_VERSION
+from llms_desktop.store.store import Store, new_id
+from llms_desktop.types import MESSAGE_STATUSES, ROLES, Message, MessageStatus, Role, Thread
+
+Parsed = list[tuple[Thread, list[Message]]]
+
+
+class ImportFormatError(ConfigError):
+    """The file to import is not one we can read; the message names the bad field."""
+
+
+@dataclass(frozen=True, slots=True)
+class ImportResult:
+    """What an import did: threads and messages added, and the ids skipped as already present."""
+
+    imported: int
+    messages: int
+    skipped: tuple[str, ...]
+
+
+def loads(text: str, source: str = "the file") -> Parsed:
+    """Parse and validate an export (ours or llms.py's); raises ImportFormatError."""
+    try:
+        document = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ImportFormatError(
+            f"{source} is not valid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})."
+        ) from exc
+    return parse(document, source)
+
+
+def parse(document: Any, source: str = "the file") -> Parsed:
+    """Validate an export document and turn it into threads and messages, touching nothing."""
+    if not isinstance(document, dict):
+        raise ImportFormatError(f"{source}: expected a JSON object with a list of threads.")
+    if document.get("format") == FORMAT_NAME:
+        version = document.get("version")
+        if not isinstance(version, int) or version > FORMAT_VERSION:
+            raise ImportFormatError(
+                f"{source}: export version {version!r} is not supported "
+                f"(this llms-desktop reads up to {FORMAT_VERSION})."
+            )
+        reader: Callable[[_Fields], tuple[Thread, list[Message]]] = _our_thread
+    elif document.get("source") == "llmspy":
+        reader = _llmspy_thread
+    else:
+        raise ImportFormatError(
+            f'{source}: not an llms-desktop export ("format": "{FORMAT_NAME}") '
+            'nor an llms.py export ("source": "llmspy").'
+        )
+    threads = document.get("threads")
+    if not isinstance(threads, list):
+        raise ImportFormatError(f"{source}: threads: expected a list, got {_kind(threads)}.")
+    parsed: Parsed = []
+    seen: set[str] = set()
+    for index, item in enumerate(threads):
+        thread, messages = reader(_Fields(item, f"{source}: threads[{index}]"))
+        if thread.id in seen:
+            raise ImportFormatError(
+                f"{source}: threads[{index}].id: {thread.id!r} appears twice in the file."
+            )
+        seen.add(thread.id)
+        parsed.append((thread, messages))
+    return parsed
+
+
+def import_threads(store: Store, parsed: Parsed) -> ImportResult:
+    """Insert the threads whose ids are new, in one transaction: all of them or none."""
+    imported = 0
+    message_count = 0
+    skipped: list[str] = []
+    with store.transaction("import threads"):
+        for thread, messages in parsed:
+            if store.thread_exists(thread.id):
+                skipped.append(thread.id)
+                continue
+            store.insert_thread(thread)
+            for message in _fresh_ids_where_taken(store, messages):
+                store.insert_message(message)
+            imported += 1
+            message_count += len(messages)
+    return ImportResult(imported=imported, messages=message_count, skipped=tuple(skipped))
+
+
+def _fresh_ids_where_taken(store: Store, messages: list[Message]) -> list[Message]:
+    # A new thread whose message ids are taken (a copy of a thread under another id) gets
+    # fresh message ids; parent links follow.
+    renamed = {m.id: new_id() for m in messages if store.get_message(m.id) is not None}
+    if not renamed:
+        return messages
+    return [
+        replace(
+            m,
+            id=renamed.get(m.id, m.id),
+            parent_id=renamed.get(m.parent_id, m.parent_id) if m.parent_id else None,
+        )
+        for m in messages
+    ]
+
+
+class _Fields:
+    """A JSON object being validated; every error names the path to the bad value."""
+
+    def __init__(self, value: Any, path: str) -> None:
+        if not isinstance(value, dict):
+            raise ImportFormatError(f"{path}: expected an object, got {_kind(value)}.")
+        self.value: dict[str, Any] = value
+        self.path = path
+
+    def fail(self, key: str, expected: str) -> ImportFormatError:
+        got = _kind(self.value.get(key)) if key in self.value else "nothing"
+        return ImportFormatError(f"{self.path}.{key}: expected {expected}, got {got}.")
+
+    def text(self, key: str, *, default: str | None = None) -> str:
+        value = self.value.get(key, default)
+        if not isinstance(value, str):
+            raise self.fail(key, "a string")
+        return value
+
+    def ident(self, key: str) -> str:
+        value = self.value.get(key)
+        if isinstance(value, int) and not isinstance(value, bool):
+            return str(value)  # llms.py ids are numbers in some versions
+        if not isinstance(value, str) or not value.strip():
+            raise self.fail(key, "a non-empty string id")
+        return value
+
+    def optional_text(self, key: str) -> str | None:
+        value = self.value.get(key)
+        if value is not None and not isinstance(value, str):
+            raise self.fail(key, "a string or null")
+        return value
+
+    def number(self, key: str, *, default: float | None = None) -> float:
+        value = self.optional_number(key)
+        if value is None:
+            if default is None:
+                raise self.fail(key, "a number")
+            return default
+        return value
+
+    def optional_number(self, key: str) -> float | None:
+        value = self.value.get(key)
+        if value is None:
+            return None
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise self.fail(key, "a number or null")
+        return value
+
+    def optional_int(self, key: str) -> int | None:
+        value = self.value.get(key)
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int)):
+            raise self.fail(key, "a whole number or null")
+        return value
+
+    def flag(self, key: str) -> bool:
+        value = self.value.get(key, False)
+        if not isinstance(value, bool):
+            raise self.fail(key, "true or false")
+        return value
+
+    def choice(self, key: str, choices: Sequence[str], *, default: str | None = None) -> str:
+        value = self.value.get(key, default)
+        if value not in choices:
+            raise self.fail(key, "one of " + ", ".join(choices))
+        return cast(str, value)
+
+    def objects(self, key: str) -> list[_Fields]:
+        value = self.value.get(key, [])
+        if not isinstance(value, list):
+            raise self.fail(key, "a list")
+        return [_Fields(item, f"{self.path}.{key}[{index}]") for index, item in enumerate(value)]
+
+    def mapping(self, key: str) -> dict[str, Any]:
+        value = self.value.get(key) or {}
+        if not isinstance(value, dict):
+            raise self.fail(key, "an object")
+        return value
+
+
+def _our_thread(fields: _Fields) -> tuple[Thread, list[Message]]:
+    created = fields.number("created_at")
+    thread = Thread(
+        id=fields.ident("id"),
+        title=fields.text("title", default=""),
+        created_at=created,
+        updated_at=fields.number("updated_at", default=created),
+        model=fields.optional_text("model"),
+        provider=fields.optional_text("provider"),
+        system_prompt=fields.optional_text("system_prompt"),
+        params=fields.mapping("params"),
+        pinned=fields.flag("pinned"),
+        archived=fields.flag("archived"),
+    )
+    messages: list[Message] = []
+    for index, item in enumerate(fields.objects("messages")):
+        position = item.optional_int("position")
+        status = item.choice("status", MESSAGE_STATUSES, default="complete")
+        calls = item.objects("tool_calls")
+        messages.append(
+            Message(
+                id=item.ident("id"),
+                thread_id=thread.id,
+                role=cast(Role, item.choice("role", ROLES)),
+                content=item.text("content"),
+                # Nothing streams into an imported message any more.
+                status=cast(MessageStatus, "interrupted" if status == "streaming" else status),
+                position=index if position is None else position,
+                parent_id=item.optional_text("parent_id"),
+                reasoning=item.optional_text("reasoning"),
+                tool_calls=tuple(call.value for call in calls),
+                error=item.optional_text("error"),
+                model=item.optional_text("model"),
+                provider=item.optional_text("provider"),
+                prompt_tokens=item.optional_int("prompt_tokens"),
+                completion_tokens=item.optional_int("completion_tokens"),
+                tokens_estimated=item.flag("tokens_estimated"),
+                ttft_ms=item.optional_number("ttft_ms"),
+                duration_ms=item.optional_number("duration_ms"),
+                created_at=item.number("created_at", default=created),
+            )
+        )
+    _check_unique(fields, messages)
+    return thread, messages
+
+
+def _check_unique(fields: _Fields, messages: list[Message]) -> None:
+    ids: set[str] = set()
+    positions: set[int] = set()
+    for index, message in enumerate(messages):
+        where = f"{fields.path}.messages[{index}]"
+        if message.id in ids:
+            raise ImportFormatError(f"{where}.id: {message.id!r} appears twice.")
+        if message.position in positions:
+            raise ImportFormatError(f"{where}.position: {message.position} appears twice.")
+        ids.add(message.id)
+        positions.add(message.position)
+    for index, message in enumerate(messages):
+        if message.parent_id is not None and message.parent_id not in ids:
+            raise ImportFormatError(
+                f"{fields.path}.messages[{index}].parent_id: {message.parent_id!r} is not a "
+                "message of this thread."
+            )
+
+
+def _llmspy_thread(fields: _Fields) -> tuple[Thread, list[Message]]:
+    created = _llmspy_time(fields, "createdAt") or time.time()
+    thread = Thread(
+        id=fields.ident("id"),
+        title=fields.text("title", default=""),
+        created_at=created,
+        updated_at=_llmspy_time(fields, "updatedAt") or created,
+        model=fields.optional_text("model") or None,
+        system_prompt=fields.optional_text("systemPrompt") or None,
+    )
+    messages: list[Message] = []
+    prompt_tokens: int | None = None
+    for index, item in enumerate(fields.objects("messages")):
+        role = cast(Role, item.choice("role", ROLES))
+        usage = item.mapping("usage")
+        tokens = usage.get("tokens")
+        tokens = tokens if isinstance(tokens, int) and not isinstance(tokens, bool) else None
+        duration = usage.get("duration")
+        completion_tokens = None
+        if role == "user":
+            # llms.py files the prompt's token count on the user message; ours is on the answer.
+            prompt_tokens = tokens
+        elif role == "assistant":
+            completion_tokens = tokens
+        messages.append(
+            Message(
+                id=new_id(),
+                thread_id=thread.id,
+                role=role,
+                content=_llmspy_content(item),
+                position=index,
+                reasoning=item.optional_text("reasoning"),
+                model=(item.optional_text("model") or thread.model)
+                if role == "assistant"
+                else None,
+                prompt_tokens=prompt_tokens if role == "assistant" else None,
+                completion_tokens=completion_tokens,
+                duration_ms=duration if isinstance(duration, int | float) and duration else None,
+                created_at=_llmspy_time(item, "timestamp") or thread.created_at,
+            )
+        )
+    return thread, messages
+
+
+def _llmspy_content(item: _Fields) -> str:
+    content = item.value.get("content")
+    if content is None or isinstance(content, str):
+        return content or ""
+    if isinstance(content, list):
+        parts = []
+        for part in content:
+            if isinstance(part, dict) and isinstance(part.get("text"), str):
+                parts.append(part["text"])
+            elif isinstance(part, dict):
+                parts.append(f"[{part.get('type', 'attachment')}]")  # images are not imported
+        return "\n".join(parts)
+    raise item.fail("content", "a string or a list of content parts")
+
+
+def _llmspy_time(fields: _Fields, key: str) -> float | None:
+    """llms.py writes ISO 8601 strings; numbers are taken as Unix seconds or milliseconds."""
+    value = fields.value.get(key)
+    if value is None:
+        return None
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return value / 1000.0 if value > 1e11 else float(value)
+    if isinstance(value, str):
+        try:
+            moment = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+        except ValueError:
+            pass
+        else:
+            if moment.tzinfo is None:
+                moment = moment.replace(tzinfo=dt.UTC)
+            return moment.timestamp()
+    raise fields.fail(key, "an ISO 8601 date")
+
+
+def _kind(value: Any) -> str:
+    """How a wrong value is shown in an error: short values as they are, containers by kind."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        return repr(value if len(value) <= 40 else value[:40] + "…")
+    if isinstance(value, int | float):
+        return repr(value)
+    return "a list" if isinstance(value, list) else "an object"
