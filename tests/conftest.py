@@ -23,6 +23,8 @@ def isolated_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     for name in list(os.environ):
         if name.startswith(("OPENAI_", "AIREFINERY_", "AIR_")) or name == "LLMS_DESKTOP_MODEL":
             monkeypatch.delenv(name)
+    # Never the real keychain: no backend here means the 0600 key file, under the temp HOME.
+    monkeypatch.setenv("PYTHON_KEYRING_BACKEND", "keyring.backends.fail.Keyring")
     monkeypatch.setenv("AIR_SILENT", "1")
     monkeypatch.setenv("AIR_CACHE_DIR", str(home / "air-cache"))
     return home
