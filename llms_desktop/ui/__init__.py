@@ -1,0 +1,1 @@
+"""The Qt desktop window: the only package that imports PySide6."""

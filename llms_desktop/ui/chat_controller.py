@@ -1,0 +1,330 @@
+"""What a window does (open threads, send, stop, retry); it drives the views, which only lay out."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from PySide6.QtCore import QObject, Signal
+
+from llms_desktop import errors
+from llms_desktop.providers.base import Provider
+from llms_desktop.providers.setup import ProviderSetup
+from llms_desktop.session import ChatSession
+from llms_desktop.settings import Settings
+from llms_desktop.store import Store
+from llms_desktop.types import Delta, Message, ReasoningDelta, TextDelta, Thread
+from llms_desktop.ui.chat_view import ChatView
+from llms_desktop.ui.composer import Composer
+from llms_desktop.ui.error_banner import ErrorBanner
+from llms_desktop.ui.reply_streamer import ReplyStreamer
+from llms_desktop.ui.stream_registry import StreamRegistry
+from llms_desktop.ui.stream_status import StreamStatus
+from llms_desktop.ui.thread_list import ThreadSidebar
+
+
+class ResolvedModel(Protocol):
+    """A model id resolved to its provider (see app.Resolved)."""
+
+    @property
+    def provider(self) -> Provider: ...
+
+    @property
+    def provider_id(self) -> str: ...
+
+    @property
+    def model(self) -> str: ...
+
+    @property
+    def params(self) -> dict[str, Any]: ...
+
+
+class ChatServices(Protocol):
+    """What the composition root hands every window."""
+
+    store: Store
+    settings: Settings
+    registry: StreamRegistry
+    providers: ProviderSetup
+
+    async def resolve(self, model_ref: str) -> ResolvedModel:
+        """The provider serving a `provider/model` id ("" for the default) and the model."""
+        ...
+
+    async def list_models(self) -> tuple[list[str], list[str]]:
+        """Model ids to offer in the picker, and problems to tell the user about."""
+        ...
+
+    def fallback_model(self) -> str:
+        """A model from the environment when the user chose none ("" if unset)."""
+        ...
+
+
+@dataclass
+class WindowParts:
+    """The widgets a controller drives."""
+
+    chat_view: ChatView
+    composer: Composer
+    sidebar: ThreadSidebar
+    banner: ErrorBanner
+    status: StreamStatus
+    notify: Callable[[str], None]  # a transient status-bar message
+
+
+class ChatController(QObject):
+    """The logic of one window.
+
+    Signals:
+        thread_changed(object): the open thread (a Thread) or None for a new chat.
+    """
+
+    thread_changed = Signal(object)
+
+    def __init__(self, services: ChatServices, parts: WindowParts, parent: QObject | None = None):
+        super().__init__(parent)
+        self.services = services
+        self.parts = parts
+        self.thread_id: str | None = None
+        self._streamer: ReplyStreamer | None = None
+        self._retry: Callable[[], None] | None = None
+        self._model_task: asyncio.Task[None] | None = None
+        services.registry.stream_started.connect(self._on_registry_stream_started)
+
+    # Threads ----------------------------------------------------------------------------------
+    def new_chat(self) -> None:
+        """An empty conversation; the thread is created when the first message is sent."""
+        self._detach()
+        self.thread_id = None
+        self.parts.banner.hide()
+        self.parts.chat_view.show_thread([])
+        self.parts.sidebar.select(None)
+        self.parts.status.clear_status()
+        self.thread_changed.emit(None)
+        self.parts.composer.focus_prompt()
+
+    def open_thread(self, thread_id: str, message_id: str = "") -> None:
+        """Show a stored thread; follow its answer if one is streaming (in any window)."""
+        store = self.services.store
+        thread = store.get_thread(thread_id)
+        if thread is None:
+            self.parts.notify("That chat no longer exists.")
+            self.parts.sidebar.refresh()
+            return
+        self._detach()
+        self.thread_id = thread_id
+        self.parts.banner.hide()
+        self.parts.status.clear_status()
+        streamer = self.services.registry.streamer_for(thread_id)
+        live_id = streamer.assistant_message.id if streamer and streamer.assistant_message else None
+        messages = [m for m in store.messages(thread_id) if m.id != live_id]
+        self.parts.chat_view.show_thread(messages)
+        if thread.model:
+            ref = f"{thread.provider}/{thread.model}" if thread.provider else thread.model
+            self.parts.composer.set_model(ref)
+        if streamer is not None and streamer.assistant_message is not None:
+            self._follow(streamer, catch_up=True)
+        if message_id:
+            self.parts.chat_view.scrollToAnchor(f"msg-{message_id}")
+        self.parts.sidebar.select(thread_id)
+        self.thread_changed.emit(thread)
+        self.parts.composer.focus_prompt()
+
+    def rename_thread(self, thread_id: str, title: str) -> None:
+        title = " ".join(title.split())
+        if not title:
+            return
+        self.services.store.rename_thread(thread_id, title)
+        self.parts.sidebar.refresh(select_id=self.thread_id)
+        if thread_id == self.thread_id:
+            self.thread_changed.emit(self.services.store.get_thread(thread_id))
+
+    def delete_thread(self, thread_id: str) -> None:
+        streamer = self.services.registry.streamer_for(thread_id)
+        if streamer is not None:
+            streamer.stop()
+        self.services.store.delete_thread(thread_id)
+        if thread_id == self.thread_id:
+            self.new_chat()
+        self.parts.sidebar.refresh(select_id=self.thread_id)
+
+    def toggle_pin(self, thread_id: str) -> None:
+        thread = self.services.store.get_thread(thread_id)
+        if thread is not None:
+            self.services.store.set_pinned(thread_id, not thread.pinned)
+            self.parts.sidebar.refresh(select_id=self.thread_id)
+
+    # Sending --------------------------------------------------------------------------------
+    def send(self, text: str) -> None:
+        """Send a prompt in the open thread (or a new one)."""
+        if self._streamer is not None:
+            return
+        self.parts.banner.hide()
+        model = self._chosen_model()
+        self._start(thread_id=self.thread_id, user_text=text, model=model)
+        self._retry = lambda: self._retry_send(text, model)
+
+    def stop(self) -> None:
+        """Stop the answer this window follows."""
+        if self._streamer is not None:
+            self._streamer.stop()
+
+    def retry(self) -> None:
+        """Try the failed request again."""
+        retry, self._retry = self._retry, None
+        self.parts.banner.hide()
+        if retry is not None and self._streamer is None:
+            retry()
+
+    def _retry_send(self, text: str, model: str) -> None:
+        self._retry = lambda: self._retry_send(text, model)
+        thread_id = self.thread_id
+        if thread_id is None:
+            self._start(thread_id=None, user_text=text, model=model)
+            return
+        messages = self.services.store.messages(thread_id)
+        # Drop the failed answer so the thread ends with the user's message again.
+        if messages and messages[-1].role == "assistant" and messages[-1].status == "error":
+            self.services.store.delete_message(messages[-1].id)
+            messages = messages[:-1]
+        self.parts.chat_view.show_thread(messages)
+        if messages and messages[-1].role == "user":
+            self._start(thread_id=thread_id, user_text=None, model=model)
+        else:
+            self._start(thread_id=thread_id, user_text=text, model=model)
+
+    def _chosen_model(self) -> str:
+        settings = self.services.settings
+        return self.parts.composer.model or settings.default_model or self.services.fallback_model()
+
+    def _start(self, *, thread_id: str | None, user_text: str | None, model: str) -> None:
+        services = self.services
+        settings = services.settings
+        system_prompt = (settings.system_prompt or None) if thread_id is None else None
+        stream = settings.stream
+
+        async def run(streamer: ReplyStreamer) -> Message:
+            resolved = await services.resolve(model)
+            session = ChatSession(resolved.provider, services.store)
+            return await session.run(
+                thread_id=thread_id,
+                user_text=user_text,
+                model=resolved.model,
+                provider_id=resolved.provider_id,
+                system_prompt=system_prompt,
+                params=resolved.params,
+                stream=stream,
+                listener=streamer,
+            )
+
+        streamer = services.registry.start(run)
+        self._follow(streamer, catch_up=False)
+        self.parts.status.waiting(model or "the model")
+
+    # Following a live answer ----------------------------------------------------------------
+    def _follow(self, streamer: ReplyStreamer, *, catch_up: bool) -> None:
+        self._streamer = streamer
+        streamer.started.connect(self._on_started)
+        streamer.delta_received.connect(self._on_delta)
+        streamer.finished.connect(self._on_finished)
+        streamer.cancelled.connect(self._on_cancelled)
+        streamer.failed.connect(self._on_failed)
+        self.parts.composer.set_streaming(True)
+        if catch_up and streamer.assistant_message is not None:
+            view = self.parts.chat_view
+            view.begin_answer(streamer.assistant_message)
+            reasoning = streamer.accumulated.reasoning_text
+            if reasoning:
+                view.add_delta(ReasoningDelta(reasoning))
+            text = streamer.accumulated.text
+            if text:
+                view.add_delta(TextDelta(text))
+            loop_now = asyncio.get_event_loop().time()
+            started = streamer.started_at or loop_now
+            first = streamer.first_delta_at
+            self.parts.status.resume(
+                streamer.assistant_message.model or "the model",
+                loop_now - started,
+                None if first is None else loop_now - first,
+                streamer.delta_count,
+            )
+
+    def _detach(self) -> None:
+        streamer, self._streamer = self._streamer, None
+        if streamer is None:
+            return
+        for signal, slot in (
+            (streamer.started, self._on_started),
+            (streamer.delta_received, self._on_delta),
+            (streamer.finished, self._on_finished),
+            (streamer.cancelled, self._on_cancelled),
+            (streamer.failed, self._on_failed),
+        ):
+            with contextlib.suppress(RuntimeError, TypeError):
+                signal.disconnect(slot)
+        self.parts.composer.set_streaming(False)
+        self.parts.status.clear_status()
+
+    def _on_registry_stream_started(self, thread_id: str, streamer: ReplyStreamer) -> None:
+        # Another window started an answer in the thread this window shows: reload the thread
+        # (it has a new user message) and follow the answer live.
+        if thread_id == self.thread_id and self._streamer is None:
+            self.open_thread(thread_id)
+
+    def _on_started(self, thread: Thread, user: Message | None, assistant: Message) -> None:
+        view = self.parts.chat_view
+        if self.thread_id is None:
+            self.thread_id = thread.id
+            self.thread_changed.emit(thread)
+        if user is not None:
+            view.append_message(user)
+        view.begin_answer(assistant)
+        self.parts.sidebar.refresh(select_id=self.thread_id)
+
+    def _on_delta(self, delta: Delta) -> None:
+        if isinstance(delta, TextDelta | ReasoningDelta):
+            self.parts.status.token()
+        self.parts.chat_view.add_delta(delta)
+
+    def _on_finished(self, message: Message) -> None:
+        self._end(message)
+
+    def _on_cancelled(self, message: Message | None) -> None:
+        self._end(message)
+        self.parts.notify("Stopped: the partial answer is kept.")
+
+    def _on_failed(self, message: Message | None, error: BaseException) -> None:
+        self._end(message)
+        self.parts.banner.show_error(error, can_retry=self._retry is not None)
+
+    def _end(self, message: Message | None) -> None:
+        self._detach()
+        if message is not None:
+            self.parts.chat_view.end_answer(message)
+            self.parts.status.finished(message)
+        self.parts.sidebar.refresh(select_id=self.thread_id)
+        self.parts.composer.focus_prompt()
+
+    # Models -----------------------------------------------------------------------------------
+    def refresh_models(self, *, force: bool = False) -> None:
+        """Ask the providers for their models in the background; the picker fills when done."""
+        if self._model_task is not None and not self._model_task.done():
+            if not force:
+                return
+            self._model_task.cancel()
+        self._model_task = asyncio.get_event_loop().create_task(self._load_models())
+
+    async def _load_models(self) -> None:
+        composer = self.parts.composer
+        current = composer.model or self.services.settings.default_model
+        current = current or self.services.fallback_model()
+        try:
+            models, problems = await self.services.list_models()
+        except errors.LlmsDesktopError as exc:
+            models, problems = [], [str(exc)]
+        if problems:
+            self.parts.notify(f"Could not list models: {'; '.join(problems)}")
+        composer.set_models(models, current or (models[0] if models else ""))

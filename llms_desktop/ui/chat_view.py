@@ -1,0 +1,149 @@
+"""The chat view: one QTextBrowser per window showing a thread as rendered markdown."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from PySide6.QtCore import QTimer, QUrl, Signal
+from PySide6.QtGui import QDesktopServices, QFont, QGuiApplication
+from PySide6.QtWidgets import QTextBrowser, QWidget
+
+from llms_desktop.markdown_render import MarkdownRenderer
+from llms_desktop.types import Delta, Message, ReasoningDelta, TextDelta
+from llms_desktop.ui.chat_document import ChatDocument
+from llms_desktop.ui.message_html import COPY_LINK, REASONING_LINK, MessageHtml
+from llms_desktop.ui.theme import chat_colors
+
+FRAME_MS = 16  # deltas are coalesced and rendered at most once per frame
+
+
+class ChatView(QTextBrowser):
+    """Shows a thread; a streaming answer's deltas are coalesced and rendered once per frame.
+
+    Signals:
+        code_copied(str): a code block's text was copied to the clipboard.
+        rendered(): a frame's worth of streamed text reached the screen.
+    """
+
+    code_copied = Signal(str)
+    rendered = Signal()
+
+    def __init__(self, parent: QWidget | None = None, *, dark: bool = False) -> None:
+        super().__init__(parent)
+        self.setObjectName("chatView")
+        self.setOpenLinks(False)
+        self.setOpenExternalLinks(False)
+        self.setPlaceholderText("Ask anything. Enter sends, Shift+Enter adds a line.")
+        self._dark = dark
+        self._builder = MessageHtml(MarkdownRenderer(chat_colors(dark).code), chat_colors(dark))
+        self.chat = ChatDocument(self.document(), self._builder)
+        self._frame = QTimer(self)
+        self._frame.setSingleShot(True)
+        self._frame.setInterval(FRAME_MS)
+        self._connect_signals()
+        # After the window is up, not during start-up: the first code block would otherwise
+        # pay for importing pygments and a lexer in the middle of a stream.
+        QTimer.singleShot(0, self._builder.renderer.warm_up)
+
+    def _connect_signals(self) -> None:
+        self.anchorClicked.connect(self._on_anchor_clicked)
+        self._frame.timeout.connect(self._on_frame)
+
+    # What to show -------------------------------------------------------------------------
+    def show_thread(self, messages: list[Message]) -> None:
+        """Render a thread's finished messages once and scroll to the end."""
+        self._frame.stop()
+        self.chat.show(messages)
+        self.scroll_to_bottom()
+
+    def begin_answer(self, message: Message) -> None:
+        """An answer starts streaming into this view."""
+        at_bottom = self.is_at_bottom()
+        self.chat.begin_live(message)
+        if at_bottom:
+            self.scroll_to_bottom()
+
+    def add_delta(self, delta: Delta) -> None:
+        """Queue a delta; the view renders at most once per frame."""
+        if isinstance(delta, TextDelta):
+            self.chat.add_text(delta.text)
+        elif isinstance(delta, ReasoningDelta):
+            self.chat.add_reasoning(delta.text)
+        else:
+            return
+        if not self._frame.isActive():
+            self._frame.start()
+
+    def end_answer(self, message: Message) -> None:
+        """The answer finished (complete, stopped or failed): show its final form and footer."""
+        self._frame.stop()
+        at_bottom = self.is_at_bottom()
+        if self.chat.live_message_id == message.id:
+            self.chat.end_live(message)
+        elif any(m.id == message.id for m in self.chat.messages):
+            self.chat.replace_message(message)
+        else:
+            self.chat.messages.append(message)
+            self.chat.rebuild()
+        if at_bottom:
+            self.scroll_to_bottom()
+
+    def append_message(self, message: Message) -> None:
+        """Add a finished message (the user's prompt) at the end."""
+        at_bottom = self.is_at_bottom()
+        self.chat.append_message(message)
+        if at_bottom or message.role == "user":
+            self.scroll_to_bottom()
+
+    def set_theme(self, dark: bool) -> None:
+        """Re-render in the other colour scheme."""
+        if dark == self._dark:
+            return
+        self._dark = dark
+        colors = chat_colors(dark)
+        self._builder.colors = colors
+        self._builder.renderer.palette = colors.code
+        self.chat.rebuild()
+
+    def set_font_size(self, points: int) -> None:
+        """The document's base font size."""
+        font = QFont(self.document().defaultFont())
+        font.setPointSize(points)
+        self.document().setDefaultFont(font)
+
+    # Scrolling ------------------------------------------------------------------------------
+    def is_at_bottom(self) -> bool:
+        """Whether the user is at the end, so new text should keep the view following it."""
+        bar = self.verticalScrollBar()
+        return bar.value() >= bar.maximum() - 4
+
+    def scroll_to_bottom(self) -> None:
+        bar = self.verticalScrollBar()
+        bar.setValue(bar.maximum())
+
+    # Slots ----------------------------------------------------------------------------------
+    def _on_frame(self) -> None:
+        at_bottom = self.is_at_bottom()
+        if self.chat.flush():
+            if at_bottom:
+                self.scroll_to_bottom()
+            self.rendered.emit()
+
+    def _on_anchor_clicked(self, url: QUrl) -> None:
+        target = url.toString()
+        if target.startswith(COPY_LINK):
+            code = self._builder.codes.get(target)
+            if code is not None:
+                QGuiApplication.clipboard().setText(code)
+                self.code_copied.emit(code)
+        elif target.startswith(REASONING_LINK):
+            position = self.verticalScrollBar().value()
+            self.chat.toggle_reasoning(target.removeprefix(REASONING_LINK))
+            self.verticalScrollBar().setValue(position)
+        elif url.scheme() in ("http", "https"):
+            # Only web links leave the app, and only to the system browser.
+            QDesktopServices.openUrl(url)
+
+    def loadResource(self, type: int, name: QUrl | str) -> Any:
+        """Never fetch anything: remote images in answers are not loaded."""
+        return None

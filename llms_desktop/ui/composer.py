@@ -1,0 +1,194 @@
+"""The composer: a growing prompt box, the model picker and the Send/Stop button."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QKeyEvent
+from PySide6.QtWidgets import (
+    QComboBox,
+    QHBoxLayout,
+    QPlainTextEdit,
+    QPushButton,
+    QSizePolicy,
+    QVBoxLayout,
+    QWidget,
+)
+
+MAX_LINES = 10
+
+
+class PromptEdit(QPlainTextEdit):
+    """Multi-line prompt. Enter sends and Shift+Enter adds a line (or the reverse, by setting).
+
+    Signals:
+        submitted(): the user asked to send.
+        escape_pressed(): Esc, which stops a streaming answer.
+    """
+
+    submitted = Signal()
+    escape_pressed = Signal()
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.send_on_enter = True
+        self.setObjectName("promptEdit")
+        self.setTabChangesFocus(True)
+        self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
+        self.document().contentsChanged.connect(self._on_contents_changed)
+        self._on_contents_changed()
+
+    def keyPressEvent(self, event: QKeyEvent) -> None:
+        key = event.key()
+        if key in (Qt.Key.Key_Return, Qt.Key.Key_Enter):
+            modifiers = event.modifiers()
+            shift = bool(modifiers & Qt.KeyboardModifier.ShiftModifier)
+            control = bool(modifiers & Qt.KeyboardModifier.ControlModifier)
+            if control or (self.send_on_enter and not shift):
+                self.submitted.emit()
+                return
+            if shift or not self.send_on_enter:
+                self.insertPlainText("\n")
+                return
+        if key == Qt.Key.Key_Escape:
+            self.escape_pressed.emit()
+            return
+        super().keyPressEvent(event)
+
+    def _on_contents_changed(self) -> None:
+        # Grow with the text up to MAX_LINES, then scroll.
+        metrics = self.fontMetrics()
+        lines = max(1, min(MAX_LINES, int(self.document().size().height())))
+        margins = self.contentsMargins()
+        frame = int(self.document().documentMargin() * 2) + margins.top() + margins.bottom()
+        self.setFixedHeight(lines * metrics.lineSpacing() + frame + 4)
+
+
+class Composer(QWidget):
+    """Prompt, model picker and Send/Stop.
+
+    Signals:
+        send_requested(str): the prompt to send (already stripped of nothing: sent as typed).
+        stop_requested(): Stop clicked or Esc pressed while an answer streams.
+        model_chosen(str): the user picked or typed a model id.
+    """
+
+    send_requested = Signal(str)
+    stop_requested = Signal()
+    model_chosen = Signal(str)
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.prompt = PromptEdit(self)
+        self.model_picker = QComboBox(self)
+        self.model_picker.setObjectName("modelPicker")
+        self.model_picker.setEditable(True)
+        self.model_picker.setInsertPolicy(QComboBox.InsertPolicy.NoInsert)
+        self.model_picker.setMinimumContentsLength(18)
+        self.model_picker.setSizeAdjustPolicy(
+            QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon
+        )
+        self.model_picker.setToolTip("Model (pick one, or type its id)")
+        model_edit = self.model_picker.lineEdit()
+        assert model_edit is not None  # an editable combo box always has one
+        model_edit.setPlaceholderText("model")
+        self._model_edit = model_edit
+        self.send_button = QPushButton("Send", self)
+        self.send_button.setObjectName("sendButton")
+        self.send_button.setDefault(False)
+        self.send_button.setAutoDefault(False)
+        self._streaming = False
+
+        controls = QHBoxLayout()
+        controls.setContentsMargins(0, 0, 0, 0)
+        controls.addWidget(self.model_picker, 1)
+        controls.addStretch(2)
+        controls.addWidget(self.send_button)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(8, 4, 8, 8)
+        layout.setSpacing(4)
+        layout.addWidget(self.prompt)
+        layout.addLayout(controls)
+        self._connect_signals()
+        self.set_streaming(False)
+
+    def _connect_signals(self) -> None:
+        self.prompt.submitted.connect(self._on_submitted)
+        self.prompt.escape_pressed.connect(self._on_escape)
+        self.send_button.clicked.connect(self._on_button_clicked)
+        self.model_picker.activated.connect(self._on_model_activated)
+        self._model_edit.editingFinished.connect(self._on_model_activated)
+
+    @property
+    def streaming(self) -> bool:
+        """Whether the button currently stops an answer rather than sending."""
+        return self._streaming
+
+    def set_streaming(self, streaming: bool) -> None:
+        """Send becomes Stop while an answer streams."""
+        self._streaming = streaming
+        self.send_button.setText("Stop" if streaming else "Send")
+        self.send_button.setToolTip("Stop the answer (Esc)" if streaming else "Send (Enter)")
+
+    def set_send_on_enter(self, enabled: bool) -> None:
+        self.prompt.send_on_enter = enabled
+        hint = (
+            "Enter sends, Shift+Enter adds a line"
+            if enabled
+            else ("Ctrl+Enter sends, Enter adds a line")
+        )
+        self.prompt.setPlaceholderText(f"Message the model… ({hint})")
+
+    def set_models(self, models: list[str], current: str) -> None:
+        """Fill the picker, keeping the current model selected (even one not in the list)."""
+        self.model_picker.blockSignals(True)
+        self.model_picker.clear()
+        self.model_picker.addItems(models)
+        self.set_model(current)
+        self.model_picker.blockSignals(False)
+
+    def set_model(self, model: str) -> None:
+        index = self.model_picker.findText(model)
+        if index >= 0:
+            self.model_picker.setCurrentIndex(index)
+        else:
+            self.model_picker.setEditText(model)
+
+    @property
+    def model(self) -> str:
+        return self.model_picker.currentText().strip()
+
+    def take_prompt(self) -> str:
+        """The prompt's text, clearing the box (undo can bring it back)."""
+        text = self.prompt.toPlainText()
+        self.prompt.selectAll()
+        self.prompt.insertPlainText("")
+        return text
+
+    def restore_prompt(self, text: str) -> None:
+        """Put text back, e.g. after a send that could not start."""
+        if not self.prompt.toPlainText():
+            self.prompt.setPlainText(text)
+
+    def focus_prompt(self) -> None:
+        self.prompt.setFocus(Qt.FocusReason.OtherFocusReason)
+
+    # Slots ----------------------------------------------------------------------------------
+    def _on_submitted(self) -> None:
+        if self._streaming:
+            return  # Enter while streaming does nothing; Esc or Stop stops
+        if self.prompt.toPlainText().strip():
+            self.send_requested.emit(self.take_prompt())
+
+    def _on_escape(self) -> None:
+        if self._streaming:
+            self.stop_requested.emit()
+
+    def _on_button_clicked(self) -> None:
+        if self._streaming:
+            self.stop_requested.emit()
+        else:
+            self._on_submitted()
+
+    def _on_model_activated(self, *_: object) -> None:
+        if self.model:
+            self.model_chosen.emit(self.model)

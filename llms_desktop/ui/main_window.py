@@ -1,0 +1,287 @@
+"""The main window: sidebar, chat view, error banner, composer, menus and status bar."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from PySide6.QtCore import QByteArray, Qt, Signal
+from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
+from PySide6.QtWidgets import (
+    QApplication,
+    QInputDialog,
+    QLabel,
+    QMainWindow,
+    QMessageBox,
+    QSplitter,
+    QVBoxLayout,
+    QWidget,
+)
+
+from llms_desktop import __version__
+from llms_desktop import settings as keys
+from llms_desktop.types import Thread
+from llms_desktop.ui.chat_controller import ChatController, ChatServices, WindowParts
+from llms_desktop.ui.chat_view import ChatView
+from llms_desktop.ui.composer import Composer
+from llms_desktop.ui.error_banner import ErrorBanner
+from llms_desktop.ui.providers_page import ProvidersPage
+from llms_desktop.ui.settings_dialog import SettingsDialog
+from llms_desktop.ui.stream_status import StreamStatus
+from llms_desktop.ui.theme import resolve_dark
+from llms_desktop.ui.thread_list import ThreadSidebar
+
+APP_NAME = "llms-desktop"
+
+
+class WindowState:
+    """Where a window keeps its geometry and splitter sizes (QSettings in the app)."""
+
+    def __init__(
+        self,
+        load: Callable[[str], QByteArray | None],
+        save: Callable[[str, QByteArray], None],
+    ) -> None:
+        self.load = load
+        self.save = save
+
+
+class MainWindow(QMainWindow):
+    """One chat window; several can be open on the same store.
+
+    Signals:
+        new_window_requested(): File > New Window (Ctrl+Shift+N).
+        preferences_requested(): Preferences (Ctrl+,).
+        providers_changed(): providers were edited in this window's Preferences.
+        closed(): the window closed.
+    """
+
+    new_window_requested = Signal()
+    preferences_requested = Signal()
+    providers_changed = Signal()
+    closed = Signal()
+
+    def __init__(self, services: ChatServices, state: WindowState | None = None) -> None:
+        super().__init__()
+        self.setObjectName("mainWindow")
+        self.setWindowTitle(APP_NAME)
+        self.services = services
+        self._state = state
+        self._unsubscribe = services.settings.subscribe(self._on_setting_changed)
+        settings = services.settings
+
+        self.sidebar = ThreadSidebar(services.store, self)
+        self.chat_view = ChatView(self, dark=resolve_dark(settings.theme))
+        self.chat_view.set_font_size(settings.font_size)
+        self.banner = ErrorBanner(self)
+        self.composer = Composer(self)
+        self.composer.set_send_on_enter(settings.send_on_enter)
+        self.stream_status = StreamStatus(self)
+        self.server_status = QLabel(self)
+        self.server_status.setObjectName("serverStatus")
+        self.statusBar().addWidget(self.stream_status, 1)
+        self.statusBar().addPermanentWidget(self.server_status)
+
+        chat_area = QWidget(self)
+        chat_layout = QVBoxLayout(chat_area)
+        chat_layout.setContentsMargins(0, 8, 8, 0)
+        chat_layout.setSpacing(6)
+        chat_layout.addWidget(self.chat_view, 1)
+        chat_layout.addWidget(self.banner)
+        chat_layout.addWidget(self.composer)
+        self.splitter = QSplitter(Qt.Orientation.Horizontal, self)
+        self.splitter.setObjectName("mainSplitter")
+        self.splitter.addWidget(self.sidebar)
+        self.splitter.addWidget(chat_area)
+        self.splitter.setStretchFactor(1, 1)
+        self.splitter.setSizes([240, 760])
+        self.splitter.setChildrenCollapsible(False)
+        self.setCentralWidget(self.splitter)
+
+        self.controller = ChatController(
+            services,
+            WindowParts(
+                chat_view=self.chat_view,
+                composer=self.composer,
+                sidebar=self.sidebar,
+                banner=self.banner,
+                status=self.stream_status,
+                notify=self._notify,
+            ),
+            self,
+        )
+        self._build_menus()
+        self._connect_signals()
+        self.resize(1100, 760)
+        self._restore_state()
+        self.sidebar.refresh()
+        self.controller.new_chat()
+
+    def _build_menus(self) -> None:
+        menu = self.menuBar()
+        file_menu = menu.addMenu("&File")
+        self.new_chat_action = self._action("New &Chat", QKeySequence.StandardKey.New)
+        self.new_window_action = self._action("New &Window", QKeySequence("Ctrl+Shift+N"))
+        self.preferences_action = self._action("&Preferences…", QKeySequence("Ctrl+,"))
+        self.preferences_action.setMenuRole(QAction.MenuRole.PreferencesRole)
+        self.close_action = self._action("&Close Window", QKeySequence.StandardKey.Close)
+        self.quit_action = self._action("&Quit", QKeySequence.StandardKey.Quit)
+        self.quit_action.setMenuRole(QAction.MenuRole.QuitRole)
+        for action in (self.new_chat_action, self.new_window_action):
+            file_menu.addAction(action)
+        file_menu.addSeparator()
+        file_menu.addAction(self.preferences_action)
+        file_menu.addSeparator()
+        file_menu.addAction(self.close_action)
+        file_menu.addAction(self.quit_action)
+
+        chat_menu = menu.addMenu("&Chat")
+        self.stop_action = self._action("&Stop Answer", None)
+        self.stop_action.setToolTip("Esc in the prompt box also stops")
+        self.focus_search_action = self._action("&Search Chats", QKeySequence.StandardKey.Find)
+        self.focus_prompt_action = self._action("Focus &Prompt", QKeySequence("Ctrl+L"))
+        self.rename_action = self._action("&Rename Chat…", QKeySequence("F2"))
+        self.delete_action = self._action("&Delete Chat…", None)
+        for action in (self.stop_action, self.focus_search_action, self.focus_prompt_action):
+            chat_menu.addAction(action)
+        chat_menu.addSeparator()
+        chat_menu.addAction(self.rename_action)
+        chat_menu.addAction(self.delete_action)
+
+        help_menu = menu.addMenu("&Help")
+        self.about_action = self._action(f"&About {APP_NAME}", None)
+        self.about_action.setMenuRole(QAction.MenuRole.AboutRole)
+        help_menu.addAction(self.about_action)
+
+    def _action(
+        self, text: str, shortcut: QKeySequence | QKeySequence.StandardKey | None
+    ) -> QAction:
+        action = QAction(text, self)
+        if shortcut is not None:
+            action.setShortcut(shortcut)
+        return action
+
+    def _connect_signals(self) -> None:
+        c = self.controller
+        self.sidebar.thread_activated.connect(c.open_thread)
+        self.sidebar.new_chat_requested.connect(c.new_chat)
+        self.sidebar.rename_requested.connect(self._on_rename_requested)
+        self.sidebar.delete_requested.connect(self._on_delete_requested)
+        self.sidebar.pin_toggled.connect(c.toggle_pin)
+        self.composer.send_requested.connect(c.send)
+        self.composer.stop_requested.connect(c.stop)
+        self.banner.retry_requested.connect(c.retry)
+        self.chat_view.code_copied.connect(self._on_code_copied)
+        c.thread_changed.connect(self._on_thread_changed)
+        self.new_chat_action.triggered.connect(c.new_chat)
+        self.new_window_action.triggered.connect(self.new_window_requested)
+        self.preferences_action.triggered.connect(self.preferences_requested)
+        self.close_action.triggered.connect(self.close)
+        self.quit_action.triggered.connect(QApplication.closeAllWindows)
+        self.stop_action.triggered.connect(c.stop)
+        self.focus_search_action.triggered.connect(self._on_focus_search)
+        self.focus_prompt_action.triggered.connect(self.composer.focus_prompt)
+        self.rename_action.triggered.connect(self._on_rename_current)
+        self.delete_action.triggered.connect(self._on_delete_current)
+        self.about_action.triggered.connect(self._on_about)
+
+    # Dialogs ----------------------------------------------------------------------------------
+    def open_preferences(self) -> SettingsDialog:
+        """Show the Preferences dialog (non-modal: changes apply at once)."""
+        dialog = SettingsDialog(self.services.settings, self)
+        page = ProvidersPage(self.services.providers, dialog)
+        page.providers_changed.connect(self.providers_changed)
+        dialog.add_page(page, "Providers")
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.show()
+        return dialog
+
+    def _on_rename_requested(self, thread_id: str) -> None:
+        thread = self.services.store.get_thread(thread_id)
+        if thread is None:
+            return
+        title, ok = QInputDialog.getText(self, "Rename chat", "Title:", text=thread.title)
+        if ok:
+            self.controller.rename_thread(thread_id, title)
+
+    def _on_delete_requested(self, thread_id: str) -> None:
+        thread = self.services.store.get_thread(thread_id)
+        if thread is None:
+            return
+        box = QMessageBox(
+            QMessageBox.Icon.Question,
+            "Delete chat",
+            f"Delete “{thread.title or 'New chat'}” and all its messages? This cannot be undone.",
+            QMessageBox.StandardButton.Cancel,
+            self,
+        )
+        delete = box.addButton("Delete", QMessageBox.ButtonRole.DestructiveRole)
+        box.setDefaultButton(QMessageBox.StandardButton.Cancel)
+        box.exec()
+        if box.clickedButton() is delete:
+            self.controller.delete_thread(thread_id)
+
+    def _on_rename_current(self) -> None:
+        if self.controller.thread_id:
+            self._on_rename_requested(self.controller.thread_id)
+
+    def _on_delete_current(self) -> None:
+        if self.controller.thread_id:
+            self._on_delete_requested(self.controller.thread_id)
+
+    def _on_about(self) -> None:
+        QMessageBox.about(
+            self,
+            f"About {APP_NAME}",
+            f"<b>{APP_NAME}</b> {__version__}<br>A desktop chat app for large language models.",
+        )
+
+    # Slots ----------------------------------------------------------------------------------
+    def _notify(self, text: str) -> None:
+        self.statusBar().showMessage(text, 5000)
+
+    def _on_code_copied(self, _code: str) -> None:
+        self._notify("Code copied to the clipboard.")
+
+    def _on_focus_search(self) -> None:
+        self.sidebar.search_box.setFocus()
+        self.sidebar.search_box.selectAll()
+
+    def _on_thread_changed(self, thread: Thread | None) -> None:
+        title = thread.title if thread is not None and thread.title else "New chat"
+        self.setWindowTitle(f"{title} — {APP_NAME}")
+
+    def _on_setting_changed(self, key: str) -> None:
+        settings = self.services.settings
+        if key == keys.THEME.key:
+            self.chat_view.set_theme(resolve_dark(settings.theme))
+        elif key == keys.FONT_SIZE.key:
+            self.chat_view.set_font_size(settings.font_size)
+        elif key == keys.SEND_ON_ENTER.key:
+            self.composer.set_send_on_enter(settings.send_on_enter)
+
+    def apply_system_theme(self) -> None:
+        """The OS switched light/dark; follow it unless the user chose a theme."""
+        self.chat_view.set_theme(resolve_dark(self.services.settings.theme))
+
+    # Window state -----------------------------------------------------------------------------
+    def _restore_state(self) -> None:
+        if self._state is None:
+            return
+        geometry = self._state.load("window/geometry")
+        if geometry is not None:
+            self.restoreGeometry(geometry)
+        splitter = self._state.load("window/splitter")
+        if splitter is not None:
+            self.splitter.restoreState(splitter)
+
+    def save_state(self) -> None:
+        if self._state is not None:
+            self._state.save("window/geometry", self.saveGeometry())
+            self._state.save("window/splitter", self.splitter.saveState())
+
+    def closeEvent(self, event: QCloseEvent) -> None:
+        self.save_state()
+        self.controller.parts.chat_view.chat.messages.clear()
+        self._unsubscribe()
+        self.closed.emit()
+        super().closeEvent(event)

@@ -1,0 +1,143 @@
+"""HTML units for one message (header, body chunks, footer) in the chat document's HTML subset."""
+
+from __future__ import annotations
+
+import html
+import time
+
+from llms_desktop.markdown_render import MarkdownRenderer
+from llms_desktop.markdown_stream import MarkdownStream
+from llms_desktop.types import Message
+from llms_desktop.ui.theme import ChatColors
+
+# Every unit starts with this tiny paragraph. Inserting HTML into a QTextDocument merges the
+# first block of the HTML into the current block and loses its format (a heading becomes a
+# paragraph); with a throw-away first block, the merge always hits this one instead, so an
+# incremental document and a one-shot render come out block-for-block the same.
+SPACER = '<p style="margin-top:0px;margin-bottom:0px;font-size:1px">&#8203;</p>'
+
+REASONING_LINK = "reasoning:"
+COPY_LINK = "copy:"
+
+
+class MessageHtml:
+    """Builds the units of messages; collects code blocks for the Copy links."""
+
+    def __init__(self, renderer: MarkdownRenderer, colors: ChatColors) -> None:
+        self.renderer = renderer
+        self.colors = colors
+        self.codes: dict[str, str] = {}
+
+    def header(self, message: Message) -> str:
+        """The name line above a message."""
+        when = time.strftime("%H:%M", time.localtime(message.created_at or time.time()))
+        if message.role == "user":
+            who = f'<span style="color:{self.colors.user_label};font-weight:600">You</span>'
+        else:
+            name = html.escape(message.model or message.role.capitalize())
+            who = f'<span style="color:{self.colors.assistant_label};font-weight:600">{name}</span>'
+        return (
+            f'<p style="margin-top:14px;margin-bottom:2px"><a name="msg-{message.id}"></a>{who}'
+            f'&nbsp;&nbsp;<span style="color:{self.colors.muted};font-size:small">{when}</span></p>'
+        )
+
+    def user_body(self, message: Message) -> str:
+        """A user's message in a tinted box (rendered once, never streamed)."""
+        rendered = self.renderer.render(message.content, code_link_prefix=self._prefix(message))
+        self._keep_codes(message, rendered.code_blocks, 0)
+        return (
+            f'<table width="100%" cellspacing="0" cellpadding="8" border="0" '
+            f'style="background-color:{self.colors.user_background}"><tr><td>'
+            f"{rendered.html}</td></tr></table>"
+        )
+
+    def chunk(self, message: Message, markdown: str, first_code: int) -> tuple[str, int]:
+        """One finished markdown chunk of an answer; returns its HTML and its code block count."""
+        rendered = self.renderer.render(
+            markdown, code_link_prefix=self._prefix(message), first_code=first_code
+        )
+        self._keep_codes(message, rendered.code_blocks, first_code)
+        return rendered.html, len(rendered.code_blocks)
+
+    def reasoning(self, message: Message, reasoning: str, *, expanded: bool, live: bool) -> str:
+        """The collapsible reasoning block: a toggle line, and the text when expanded."""
+        words = len(reasoning.split())
+        arrow = "▾" if expanded else "▸"
+        label = "Thinking…" if live else "Reasoning"
+        toggle = (
+            f'<p style="margin-top:2px;margin-bottom:2px"><a href="{REASONING_LINK}{message.id}" '
+            f'style="color:{self.colors.muted};text-decoration:none">{arrow} {label} '
+            f"({words:,} words)</a></p>"
+        )
+        if not expanded or live:
+            return toggle
+        body = html.escape(reasoning.strip()).replace("\n", "<br>")
+        return (
+            f"{toggle}"
+            f'<table width="100%" cellspacing="0" cellpadding="8" border="0" '
+            f'style="background-color:{self.colors.reasoning_background}"><tr><td>'
+            f'<p style="color:{self.colors.muted};margin:0">{body}</p></td></tr></table>'
+        )
+
+    def footer(self, message: Message) -> str:
+        """Status, usage and timings under an answer."""
+        muted = self.colors.muted
+        parts: list[str] = []
+        if message.completion_tokens is not None:
+            estimate = " (est.)" if message.tokens_estimated else ""
+            parts.append(f"{message.completion_tokens:,} tokens{estimate}")
+        rate = message.tokens_per_second
+        if rate is not None:
+            parts.append(f"{rate:.1f} tok/s")
+        if message.ttft_ms is not None:
+            parts.append(f"first token {message.ttft_ms / 1000:.2f} s")
+        if message.duration_ms is not None:
+            parts.append(f"{message.duration_ms / 1000:.2f} s")
+        meta = " · ".join(parts)
+        status = ""
+        if message.status == "cancelled":
+            status = f'<span style="color:{self.colors.warning}">⏹ Stopped</span>'
+        elif message.status == "interrupted":
+            status = (
+                f'<span style="color:{self.colors.warning}">⚠ Interrupted: the app closed '
+                "before this answer finished</span>"
+            )
+        elif message.status == "error":
+            error = html.escape(message.error or "The request failed.")
+            status = f'<span style="color:{self.colors.error}">⚠ {error}</span>'
+        joined = " · ".join(
+            item
+            for item in (status, f'<span style="color:{muted}">{meta}</span>' if meta else "")
+            if item
+        )
+        return f'<p style="margin-top:2px;margin-bottom:6px;font-size:small">{joined}</p>'
+
+    def message_units(self, message: Message, *, expanded: bool) -> list[str]:
+        """All units of a finished message, exactly as streaming would have produced them."""
+        units = [self.header(message)]
+        if message.role == "user":
+            units.append(self.user_body(message))
+            return units
+        if message.reasoning:
+            units.append(self.reasoning(message, message.reasoning, expanded=expanded, live=False))
+        stream = MarkdownStream()
+        chunks = stream.feed(message.content)
+        rest = stream.finish()
+        if rest:
+            chunks.append(rest)
+        codes = 0
+        for markdown in chunks:
+            chunk_html, count = self.chunk(message, markdown, codes)
+            codes += count
+            units.append(chunk_html)
+        if message.role == "assistant" and message.status != "streaming":
+            units.append(self.footer(message))
+        return units
+
+    def _prefix(self, message: Message) -> str:
+        return f"{COPY_LINK}{message.id}:"
+
+    def _keep_codes(self, message: Message, codes: list[str], first: int) -> None:
+        prefix = self._prefix(message)
+        for offset, code in enumerate(codes):
+            self.codes[f"{prefix}{first + offset}"] = code

@@ -1,0 +1,117 @@
+"""Grab the real window mid-stream to a PNG (for the README): loopback server, temp data dir.
+
+Run under Xvfb for a real X11 window:  xvfb-run -a .venv/bin/python scripts/screenshot.py out.png
+or offscreen:  QT_QPA_PLATFORM=offscreen .venv/bin/python scripts/screenshot.py out.png
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from tests.support.loopback import LoopbackServer, Pause, Reply, chunk, json_reply
+
+ANSWER = """Here is a small **Python** function that streams tokens from an
+OpenAI-compatible server:
+
+```python
+async def stream(client, prompt):
+    async with client.stream("POST", "/chat/completions", json=body(prompt)) as response:
+        async for line in response.aiter_lines():
+            if line.startswith("data: ") and line != "data: [DONE]":
+                yield json.loads(line[6:])
+```
+
+Why it works:
+
+1. `client.stream` keeps the connection open while tokens arrive.
+2. Each `data:` line carries one `chat.completion.chunk`.
+3. Cancelling the task closes the connection at once.
+
+| Setting | Default |
+|---------|---------|
+| Streaming | on |
+| Timeout | 120 s |
+
+The answer keeps growing while you read it, and **Stop** keeps whatever arrived so far"""
+
+
+def script(stop_after: int) -> Reply:
+    words = ANSWER.split(" ")
+    pieces: list[bytes | Pause] = [
+        f"data: {json.dumps(chunk(reasoning='Planning the example. '))}\n\n".encode()
+    ]
+    for index, word in enumerate(words):
+        text = word if index == 0 else " " + word
+        pieces += [f"data: {json.dumps(chunk(text, model='llama-3.1-8b'))}\n\n".encode()]
+        pieces.append(Pause(0.01 if index < stop_after else 60))
+    return Reply(headers=[("Content-Type", "text/event-stream")], pieces=pieces)
+
+
+def main() -> int:
+    out = Path(sys.argv[1] if len(sys.argv) > 1 else "docs/window.png").resolve()
+    data = Path(tempfile.mkdtemp(prefix="llms-desktop-shot-"))
+    server = LoopbackServer()
+
+    def handler(request: object) -> Reply:
+        if getattr(request, "path", "").endswith("/models"):
+            return json_reply({"data": [{"id": "llama-3.1-8b"}, {"id": "qwen2.5-7b"}]})
+        return script(stop_after=int(len(ANSWER.split(" ")) * 0.85))
+
+    server.handler = handler
+    server.start()
+    os.environ["OPENAI_BASE_URL"] = server.base_url
+    os.environ["LLMS_DESKTOP_HOME"] = str(data)
+
+    import qasync
+    from PySide6.QtWidgets import QApplication
+
+    from llms_desktop.app import AppServices
+    from llms_desktop.providers.setup import ProviderSetup
+    from llms_desktop.settings import Settings
+    from llms_desktop.store import Store
+    from llms_desktop.ui.main_window import MainWindow
+    from llms_desktop.ui.qsettings_backend import QSettingsBackend
+    from llms_desktop.ui.stream_registry import StreamRegistry
+    from llms_desktop.ui.theme import apply_palette
+
+    app = QApplication(sys.argv[:1])
+    app.setQuitOnLastWindowClosed(False)
+    apply_palette(app, dark=os.environ.get("SHOT_DARK") == "1")
+    store = Store.open(data)
+    earlier = store.create_thread("Packing list for a weekend hike", model="qwen2.5-7b")
+    store.add_message(earlier.id, "user", "Packing list for a weekend hike?")
+    store.add_message(earlier.id, "assistant", "- Tent\n- Water filter", model="qwen2.5-7b")
+    store.create_thread("Explain SSE line endings", model="llama-3.1-8b")
+    services = AppServices(
+        store, Settings(QSettingsBackend(data)), StreamRegistry(), ProviderSetup(data)
+    )
+    window = MainWindow(services)
+    window.resize(1180, 800)
+    window.show()
+
+    async def shoot() -> None:
+        await asyncio.sleep(0.3)
+        window.composer.set_model("llama-3.1-8b")
+        window.controller.send(
+            "Show me how to stream tokens from an OpenAI-compatible API in Python."
+        )
+        await asyncio.sleep(2.8)
+        window.grab().save(str(out))
+        print(f"saved {out}")
+        await services.registry.stop_all()
+        await services.aclose()
+
+    asyncio.run(shoot(), loop_factory=lambda: qasync.QEventLoop(app))
+    server.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

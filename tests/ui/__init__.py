@@ -1,0 +1,1 @@
+"""Widget tests under pytest-qt, offscreen, with real servers and a real store."""
