@@ -62,7 +62,7 @@ DATA_DIR_HELP = (
 
 def build_parser() -> argparse.ArgumentParser:
     """The full command-line parser."""
-    from llms_desktop.cli import chat, models, serve, threads
+    from llms_desktop.cli import chat, models, providers, serve, threads
 
     parser = argparse.ArgumentParser(
         prog="llms-desktop",
@@ -73,6 +73,7 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     chat.register(commands)
     models.register(commands)
+    providers.register(commands)
     serve.register(commands)
     threads.register(commands)
     _accept_data_dir_anywhere(parser)

@@ -10,7 +10,7 @@ from typing import Any
 from llms_desktop import errors
 from llms_desktop.accumulate import Accumulator
 from llms_desktop.cli import add_connection_options, open_store
-from llms_desktop.providers.base import Timeouts
+from llms_desktop.cli.connect import add_provider_option, choose_model, open_for
 from llms_desktop.types import (
     Delta,
     Message,
@@ -28,10 +28,12 @@ def register(commands: Any) -> None:
         description="Send PROMPT to a model and print the answer token by token.",
     )
     add_connection_options(parser)
+    add_provider_option(parser)
     parser.add_argument(
         "--model",
         metavar="M",
-        help="model id (default: $LLMS_DESKTOP_MODEL, else the first model the provider lists)",
+        help="model id, or provider/model (default: $LLMS_DESKTOP_MODEL, else the first model "
+        "the provider lists)",
     )
     parser.add_argument("--system", metavar="TEXT", help="system prompt")
     parser.add_argument(
@@ -87,10 +89,8 @@ def run(args: argparse.Namespace) -> int:
 
 async def _chat(args: argparse.Namespace, prompt: str) -> int:
     # httpx and sqlite3 load here, not at parse time: `--version` and `--help` stay fast.
-    from llms_desktop.providers.resolve import open_provider, resolve_connection, resolve_model
     from llms_desktop.session import ChatSession
 
-    connection = resolve_connection(args.base_url, args.api_key)
     if args.no_store and args.thread:
         raise errors.ConfigError("--thread continues a saved thread: it cannot go with --no-store.")
     store = None if args.no_store else open_store(args)
@@ -101,15 +101,19 @@ async def _chat(args: argparse.Namespace, prompt: str) -> int:
         params = flag_params(args)
         if thread is not None:
             params = {**thread.params, **params}  # flags override what the thread was using
-        async with open_provider(connection, Timeouts.from_single(args.timeout)) as provider:
-            model = await resolve_model(args.model or (thread.model if thread else None), provider)
+        asked = args.model or (thread.model if thread is not None else None)
+        hint = thread.provider if thread is not None and not args.model else None
+        connected = open_for(args, asked, provider_hint=hint)
+        provider = connected.provider
+        try:
+            model = await choose_model(connected)
             printer = _Printer(show_text=not args.json, show_reasoning=args.reasoning)
             try:
                 await ChatSession(provider, store).run(
                     thread_id=thread.id if thread else None,
                     user_text=prompt,
                     model=model,
-                    provider_id=provider.id,
+                    provider_id=connected.provider_id,
                     system_prompt=args.system,
                     params=params,
                     stream=not args.no_stream,
@@ -123,6 +127,8 @@ async def _chat(args: argparse.Namespace, prompt: str) -> int:
                 )
                 sys.stdout.write("\n")
                 sys.stdout.flush()
+        finally:
+            await provider.aclose()
     finally:
         if store is not None:
             store.close()

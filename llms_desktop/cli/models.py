@@ -6,6 +6,7 @@ import argparse
 from typing import Any
 
 from llms_desktop.cli import add_connection_options
+from llms_desktop.cli.connect import add_provider_option, open_for
 from llms_desktop.providers.base import Timeouts
 
 
@@ -15,6 +16,12 @@ def register(commands: Any) -> None:
         "models", help="list the provider's model ids", description="List model ids, one a line."
     )
     add_connection_options(parser)
+    add_provider_option(parser)
+    parser.add_argument(
+        "--all",
+        action="store_true",
+        help="every enabled provider's models, as provider/model",
+    )
     parser.set_defaults(handler=run)
 
 
@@ -26,10 +33,31 @@ def run(args: argparse.Namespace) -> int:
 
 
 async def _models(args: argparse.Namespace) -> int:
-    from llms_desktop.providers.resolve import open_provider, resolve_connection
-
-    connection = resolve_connection(args.base_url, args.api_key)
-    async with open_provider(connection, Timeouts.from_single(args.timeout)) as provider:
-        for model in await provider.list_models():
+    if args.all:
+        return await _all_models(args)
+    connected = open_for(args, None)
+    try:
+        for model in await connected.provider.list_models():
             print(model.id)
+    finally:
+        await connected.provider.aclose()
+    return 0
+
+
+async def _all_models(args: argparse.Namespace) -> int:
+    import sys
+
+    from llms_desktop.paths import data_dir
+    from llms_desktop.providers.setup import ProviderSetup
+
+    timeouts = Timeouts.from_single(args.timeout)
+    setup = ProviderSetup(data_dir(getattr(args, "data_dir", None)), timeouts=lambda: timeouts)
+    try:
+        refs, problems = await setup.registry.model_refs()
+    finally:
+        await setup.registry.aclose()
+    for ref in refs:
+        print(ref)
+    for problem in problems:
+        print(f"llms-desktop: warning: {problem}", file=sys.stderr)
     return 0

@@ -148,11 +148,12 @@ class ProviderRegistry:
         existing = self._instances.get(identity)
         if existing is not None:
             return existing
-        provider = self._build(config, key, timeouts)
+        provider = self.build(config, key, timeouts)
         self._instances[identity] = provider
         return provider
 
-    def _build(self, config: ProviderConfig, key: str | None, timeouts: Timeouts) -> Provider:
+    def build(self, config: ProviderConfig, key: str | None, timeouts: Timeouts) -> Provider:
+        """A new provider object for a config and key (not cached)."""
         if config.type == AIREFINERY:
             from llms_desktop.providers.airefinery import AIRefineryProvider
 
