@@ -1,0 +1,133 @@
+"""`--store`: each exchange through the server becomes a new thread, saved by ChatSession."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncGenerator, Awaitable, Callable
+from contextlib import aclosing
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from llms_desktop.errors import StoreError
+from llms_desktop.providers.base import Provider
+from llms_desktop.providers.registry import Route
+from llms_desktop.server.request import CompletionRequest, content_text
+from llms_desktop.session import ChatSession, title_from
+from llms_desktop.types import ChatRequest, Delta, ModelInfo
+
+if TYPE_CHECKING:
+    from llms_desktop.store import Store
+
+log = logging.getLogger(__name__)
+
+DeltaSink = Callable[[Delta], Awaitable[None]]
+
+
+@dataclass(frozen=True, slots=True)
+class SavedThread:
+    """A thread created for one exchange, holding the turns before its last user message."""
+
+    thread_id: str
+    user_text: str
+    system_prompt: str | None
+
+
+def start_thread(
+    store: Store, request: CompletionRequest, route: Route, upstream: ChatRequest
+) -> SavedThread | None:
+    """Create the exchange's thread, titled from the last user message, with the earlier turns.
+
+    None (and a warning in the log) when there is no user text to title it or the store fails:
+    a broken database must not stop the server from answering.
+    """
+    last = request.last_user_text()
+    if last is None:
+        return None
+    index, user_text = last
+    systems = [content_text(m.content) for m in request.messages if m.role == "system"]
+    system_prompt = "\n\n".join(text for text in systems if text) or None
+    try:
+        thread = store.create_thread(
+            title_from(user_text),
+            model=route.model,
+            provider=route.config.id,
+            system_prompt=system_prompt,
+            params=dict(upstream.params),
+        )
+        for message in request.messages[:index]:
+            if message.role != "system":
+                store.add_message(
+                    thread.id,
+                    message.role,
+                    content_text(message.content),
+                    tool_calls=message.tool_calls,
+                )
+    except StoreError as exc:
+        log.warning("not saving this exchange: %s", exc)
+        return None
+    return SavedThread(thread.id, user_text, system_prompt)
+
+
+class _Forward:
+    """A provider for ChatSession that sends the client's own request, and hands every delta
+    to the HTTP response before the session sees it.
+
+    ChatSession rebuilds a request from the stored thread, which would drop tool results and
+    content parts; the server must send upstream exactly what its client asked.
+    """
+
+    def __init__(self, provider: Provider, request: ChatRequest, sink: DeltaSink) -> None:
+        self.id = provider.id
+        self.provider = provider
+        self.request = request
+        self.sink = sink
+        self.started = False
+        self.ended = False
+
+    async def stream(self, request: ChatRequest) -> AsyncGenerator[Delta]:
+        self.started = True
+        async with aclosing(self.provider.stream(self.request)) as deltas:
+            async for delta in deltas:
+                await self.sink(delta)
+                yield delta
+        self.ended = True
+
+    async def list_models(self) -> list[ModelInfo]:
+        return await self.provider.list_models()
+
+    async def aclose(self) -> None:
+        """Nothing: the registry owns the provider's connections."""
+
+
+async def relay(
+    provider: Provider,
+    upstream: ChatRequest,
+    sink: DeltaSink,
+    store: Store | None,
+    thread: SavedThread | None,
+    route: Route,
+) -> None:
+    """Send `upstream` and pass each delta to `sink`; with a thread, save the exchange too."""
+    if store is not None and thread is not None:
+        forward = _Forward(provider, upstream, sink)
+        try:
+            await ChatSession(forward, store).run(
+                thread_id=thread.thread_id,
+                user_text=thread.user_text,
+                model=route.model,
+                provider_id=route.config.id,
+                system_prompt=thread.system_prompt,
+                params=upstream.params,
+                stream=upstream.stream,
+            )
+            return
+        except StoreError as exc:
+            log.warning("could not save the exchange in thread %s: %s", thread.thread_id, exc)
+            if forward.ended:
+                return  # the client has its whole answer; only our copy of it is incomplete
+            if forward.started:
+                raise
+        # Saving failed before the request went out: answer without saving.
+    async with aclosing(provider.stream(upstream)) as deltas:
+        async for delta in deltas:
+            await sink(delta)
