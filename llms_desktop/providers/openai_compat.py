@@ -55,6 +55,9 @@ class OpenAICompatProvider:
                 pool=self.timeouts.pool,
             ),
             transport=transport,
+            # httpx's default pool holds 100 connections; the local server may relay more
+            # concurrent streams than that to one provider.
+            limits=httpx.Limits(max_connections=None, max_keepalive_connections=20),
             # Proxies from the environment apply, as users of corporate networks expect.
             trust_env=True,
         )
