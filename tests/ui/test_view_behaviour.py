@@ -1,0 +1,76 @@
+"""Window state is restored; the view follows a stream only while the user is at the bottom."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from PySide6.QtCore import QByteArray
+
+from llms_desktop.types import Message, TextDelta
+from llms_desktop.ui.chat_view import ChatView
+from llms_desktop.ui.main_window import MainWindow, WindowState
+from llms_desktop.ui.qsettings_backend import QSettingsBackend
+from tests.ui.conftest import QtLoop, wait_until
+from tests.ui.test_main_window import App
+
+
+def test_geometry_and_splitter_sizes_are_restored(qloop: QtLoop, tmp_path: Path) -> None:
+    app = App(tmp_path / "data")
+    backend = QSettingsBackend(app.data_dir)
+    state = WindowState(backend.get_bytes, backend.put_bytes)
+    first = MainWindow(app.services, state)
+    first.resize(700, 520)  # within the offscreen screen (800x600)
+    first.splitter.setSizes([260, 440])
+    first.show()
+    sizes = first.splitter.sizes()
+    first.close()
+    reopened_backend = QSettingsBackend(app.data_dir)
+    assert isinstance(reopened_backend.get_bytes("window/geometry"), QByteArray)
+    second = MainWindow(
+        app.services, WindowState(reopened_backend.get_bytes, reopened_backend.put_bytes)
+    )
+    second.show()
+    assert (second.width(), second.height()) == (700, 520)
+    assert second.splitter.sizes() == sizes
+    second.close()
+    qloop.run(app.close())
+
+
+def message(content: str, status: str = "complete") -> Message:
+    return Message(
+        id="a",
+        thread_id="t",
+        role="assistant",
+        content=content,
+        status=status,
+        model="m",
+        created_at=time.time(),
+    )  # type: ignore[arg-type]
+
+
+def test_auto_scroll_follows_only_at_the_bottom(qloop: QtLoop) -> None:
+    view = ChatView()
+    view.resize(500, 300)
+    view.show()
+    history = "\n\n".join(f"Paragraph {i} with some words in it." for i in range(80))
+    view.show_thread(
+        [Message(id="u", thread_id="t", role="user", content=history, created_at=time.time())]
+    )
+    bar = view.verticalScrollBar()
+    assert bar.value() == bar.maximum() > 0
+
+    async def stream() -> None:
+        view.begin_answer(message("", "streaming"))
+        for i in range(30):
+            view.add_delta(TextDelta(f"line {i}\n\n"))
+            await wait_until(lambda: not view._frame.isActive())
+        assert bar.value() == bar.maximum()  # followed the answer
+        bar.setValue(0)  # the user scrolls up to read
+        for i in range(30):
+            view.add_delta(TextDelta(f"more {i}\n\n"))
+            await wait_until(lambda: not view._frame.isActive())
+        assert bar.value() == 0  # left where the user put it
+
+    qloop.run(stream())
+    view.close()
