@@ -11,6 +11,7 @@ from typing import Any, Protocol
 from PySide6.QtCore import QObject, Signal
 
 from llms_desktop import errors
+from llms_desktop import settings as keys
 from llms_desktop.providers.base import Provider
 from llms_desktop.providers.setup import ProviderSetup
 from llms_desktop.session import ChatSession
@@ -164,6 +165,9 @@ class ChatController(QObject):
             return
         self.parts.banner.hide()
         model = self._chosen_model()
+        if model:
+            # The next window (or the next start) opens with the model used last.
+            self.services.settings.set(keys.LAST_MODEL, model)
         self._start(thread_id=self.thread_id, user_text=text, model=model)
         self._retry = lambda: self._retry_send(text, model)
 
@@ -319,7 +323,8 @@ class ChatController(QObject):
 
     async def _load_models(self) -> None:
         composer = self.parts.composer
-        current = composer.model or self.services.settings.default_model
+        settings = self.services.settings
+        current = composer.model or settings.default_model or settings.get(keys.LAST_MODEL)
         current = current or self.services.fallback_model()
         try:
             models, problems = await self.services.list_models()
