@@ -27,7 +27,12 @@ def describe(error: BaseException) -> tuple[str, str, str]:
     """
     if isinstance(error, errors.HTTPStatusError):
         title = f"The provider answered HTTP {error.status}"
-        return title, error.provider_message, error.details or ""
+        hint = ""
+        if isinstance(error, errors.AuthenticationError):
+            hint = " Check the provider's API key in Preferences > Providers."
+        elif isinstance(error, errors.NotFoundError):
+            hint = " Check the model name and the provider's base URL."
+        return title, error.provider_message + hint, error.details or ""
     if isinstance(error, errors.StreamError):
         status = f" (HTTP {error.status})" if error.status else ""
         return f"The provider reported an error{status}", str(error), error.details or ""

@@ -104,7 +104,10 @@ class SettingsDialog(QDialog):
         self.server_hint.setStyleSheet("color: palette(placeholder-text);")
         self._update_server_hint()
 
-        form = QFormLayout(page)
+        outer = QVBoxLayout(page)
+        form = QFormLayout()
+        outer.addLayout(form)
+        outer.addStretch(1)  # spare height goes below the form, not between its rows
         form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
         form.addRow(self.stream_box)
         form.addRow(stream_help)
