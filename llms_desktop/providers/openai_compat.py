@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections.abc import AsyncGenerator, AsyncIterator, Mapping
 from typing import Any
@@ -42,6 +43,7 @@ class OpenAICompatProvider:
         self.id = provider_id
         self.base_url = base_url.rstrip("/")
         self.timeouts = timeouts or Timeouts()
+        self._stream_options_ok = True
         request_headers = {"User-Agent": f"llms-desktop/{__version__}"}
         if api_key:
             request_headers["Authorization"] = f"Bearer {api_key}"
@@ -113,6 +115,24 @@ class OpenAICompatProvider:
         Cancelling the consuming task leaves the `async with` and closes the connection at once.
         """
         body = request_body(request)
+        if not self._stream_options_ok:
+            body.pop("stream_options", None)
+        try:
+            async with contextlib.aclosing(self._send(body)) as deltas:
+                async for delta in deltas:
+                    yield delta
+        except errors.HTTPStatusError as exc:
+            # Some servers reject the usage request (`stream_options`) as an unknown field;
+            # ask again without it (usage is then estimated) and remember for next time.
+            if "stream_options" not in body or not _rejects_stream_options(exc):
+                raise
+            self._stream_options_ok = False
+            body.pop("stream_options")
+            async with contextlib.aclosing(self._send(body)) as deltas:
+                async for delta in deltas:
+                    yield delta
+
+    async def _send(self, body: dict[str, Any]) -> AsyncGenerator[Delta]:
         try:
             async with self._client.stream("POST", self.chat_url, json=body) as response:
                 if response.status_code >= 400:
@@ -153,6 +173,11 @@ class OpenAICompatProvider:
                 "The stream ended before the model finished its answer (no [DONE] and no "
                 "finish_reason); the text so far is kept."
             )
+
+
+def _rejects_stream_options(error: errors.HTTPStatusError) -> bool:
+    text = f"{error.provider_message} {error.details or ''}"
+    return error.status in (400, 422) and "stream_options" in text
 
 
 def _content_type(response: httpx.Response) -> str:

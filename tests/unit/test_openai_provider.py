@@ -511,3 +511,29 @@ async def test_tls_failure() -> None:
         await provider.aclose()
         thread.join(5)
         server.close()
+
+
+async def test_a_server_rejecting_stream_options_is_asked_again_without(
+    loopback: LoopbackServer, provider: OpenAICompatProvider
+) -> None:
+    def handler(request: Any) -> Reply:
+        if "stream_options" in request.json():
+            return json_reply(
+                {
+                    "detail": [
+                        {
+                            "loc": ["body", "stream_options"],
+                            "msg": "Extra inputs are not permitted: stream_options",
+                        }
+                    ]
+                },
+                status=422,
+            )
+        return sse_reply(text_chunks(["fine"]))
+
+    loopback.handler = handler
+    assert text_of(await collect(provider, request())) == "fine"
+    assert text_of(await collect(provider, request())) == "fine"
+    # The second request went straight to the form the server accepts.
+    assert ["stream_options" in r.json() for r in loopback.requests] == [True, False, False]
+    await provider.aclose()
