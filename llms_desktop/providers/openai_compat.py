@@ -140,7 +140,12 @@ class OpenAICompatProvider:
                     raise status_error(
                         response.status_code, content, _content_type(response), self.chat_url
                     )
-                if "text/event-stream" in _content_type(response):
+                content_type = _content_type(response)
+                # Some proxies label an event stream text/plain (or nothing): a streamed
+                # request whose answer is not JSON is read as events.
+                if "text/event-stream" in content_type or (
+                    body.get("stream") and "json" not in content_type
+                ):
                     async for delta in self._read_events(response):
                         yield delta
                 else:

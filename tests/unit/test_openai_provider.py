@@ -537,3 +537,16 @@ async def test_a_server_rejecting_stream_options_is_asked_again_without(
     # The second request went straight to the form the server accepts.
     assert ["stream_options" in r.json() for r in loopback.requests] == [True, False, False]
     await provider.aclose()
+
+
+async def test_an_event_stream_labelled_text_plain_is_still_read_as_events(
+    loopback: LoopbackServer, provider: OpenAICompatProvider
+) -> None:
+    def handler(request: Any) -> Reply:
+        reply = sse_reply(text_chunks(["plain ", "label"]))
+        reply.headers = [("Content-Type", "text/plain; charset=utf-8")]
+        return reply
+
+    loopback.handler = handler
+    assert text_of(await collect(provider, request())) == "plain label"
+    await provider.aclose()
