@@ -7,6 +7,7 @@ import os
 import sys
 import time
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from llms_desktop.errors import ConfigError
@@ -83,6 +84,7 @@ def run_gui(data_dir: str | None = None, *, quit_after_show: bool = False) -> in
     started = time.perf_counter()
     import qasync
     from PySide6.QtCore import QCoreApplication, QTimer
+    from PySide6.QtGui import QIcon
     from PySide6.QtWidgets import QApplication, QMessageBox
 
     from llms_desktop import errors
@@ -97,6 +99,7 @@ def run_gui(data_dir: str | None = None, *, quit_after_show: bool = False) -> in
     app = QApplication.instance() or QApplication(sys.argv[:1])
     assert isinstance(app, QApplication)
     app.setDesktopFileName("llms-desktop")
+    app.setWindowIcon(QIcon(str(Path(__file__).parent / "resources" / "llms-desktop.png")))
     folder = resolve_data_dir(data_dir)
     backend = QSettingsBackend(folder)
     settings = Settings(backend)
