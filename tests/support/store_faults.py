@@ -85,3 +85,17 @@ def run_on_tmpfs(
         timeout=60,
         **kwargs,
     )
+
+
+@contextmanager
+def sqlite_connection(path: Path | str) -> Iterator[sqlite3.Connection]:
+    """A plain second connection, committed on success and always closed.
+
+    `with sqlite3.connect(...)` commits but never closes; Python 3.13 warns about that.
+    """
+    connection = sqlite3.connect(path)
+    try:
+        with connection:
+            yield connection
+    finally:
+        connection.close()

@@ -5,7 +5,6 @@ from __future__ import annotations
 import functools
 import json
 import signal
-import sqlite3
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -15,7 +14,7 @@ import pytest
 from llms_desktop.store import Store
 from tests.support.cli import COMMAND, chat_args, one_error_line, run_cli
 from tests.support.loopback import LoopbackServer, Pause, Reply, chunk, sse_reply, text_chunks
-from tests.support.store_faults import run_on_tmpfs
+from tests.support.store_faults import run_on_tmpfs, sqlite_connection
 
 USAGE = {"prompt_tokens": 9, "completion_tokens": 4, "total_tokens": 13}
 
@@ -350,7 +349,7 @@ def test_a_damaged_database_is_replaced_and_the_user_told_where_it_went(tmp_path
 def test_a_database_from_a_newer_version_is_one_clear_line(tmp_path: Path) -> None:
     data = tmp_path / "data"
     Store.open(data).close()
-    with sqlite3.connect(data / "llms-desktop.db") as db:
+    with sqlite_connection(data / "llms-desktop.db") as db:
         db.execute("PRAGMA user_version = 999")
     db.close()
     assert "newer llms-desktop" in one_error_line(run_cli("--data-dir", data, "threads", "list"))

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import itertools
 import json
-import sqlite3
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,7 +19,7 @@ from llms_desktop.session import ChatSession, title_from
 from llms_desktop.store import Store
 from llms_desktop.types import Delta, Message, TextDelta, Thread
 from tests.support.loopback import LoopbackServer, Pause, Reply, chunk, sse_reply, text_chunks
-from tests.support.store_faults import write_lock
+from tests.support.store_faults import sqlite_connection, write_lock
 from tests.support.waiting import wait_until
 
 USAGE = {"prompt_tokens": 11, "completion_tokens": 3, "total_tokens": 14}
@@ -87,7 +86,7 @@ async def test_exchange_is_saved_before_during_and_after_the_stream(
     def handler(request: Any) -> Reply:
         # What the database holds when the provider receives the request, read by another
         # connection as another process would.
-        with sqlite3.connect(store.path) as db:
+        with sqlite_connection(store.path) as db:
             rows = db.execute("SELECT role, content, status FROM messages ORDER BY position")
             seen_at_request.append(list(rows))
         return sse_reply(text_chunks(["Hel", "lo", "!"], usage=USAGE))
@@ -160,7 +159,7 @@ async def test_time_to_first_token_covers_the_wait_for_it(
 async def test_checkpoints_are_spaced_by_the_interval_not_per_token(
     loopback: LoopbackServer, provider: OpenAICompatProvider, store: Store
 ) -> None:
-    with sqlite3.connect(store.path) as db:  # count content writes with a trigger of our own
+    with sqlite_connection(store.path) as db:  # count content writes with a trigger of our own
         db.execute("CREATE TABLE writes (at REAL)")
         db.execute(
             "CREATE TRIGGER count_writes AFTER UPDATE OF content ON messages "
@@ -170,7 +169,7 @@ async def test_checkpoints_are_spaced_by_the_interval_not_per_token(
     loopback.handler = lambda r: slow_words(words, 0.02)
     recorder = Recorder(store)
     await ask(ChatSession(provider, store, checkpoint_interval=0.15), "x", listener=recorder)
-    with sqlite3.connect(store.path) as db:
+    with sqlite_connection(store.path) as db:
         times = [row[0] for row in db.execute("SELECT at FROM writes ORDER BY rowid")]
     checkpoints = times[:-1]  # the last write is the final save
     assert 2 <= len(checkpoints) < len(words) / 3
@@ -186,7 +185,7 @@ async def test_checkpoints_are_spaced_by_the_interval_not_per_token(
 async def test_a_burst_of_deltas_is_not_written_per_token(
     loopback: LoopbackServer, provider: OpenAICompatProvider, store: Store
 ) -> None:
-    with sqlite3.connect(store.path) as db:
+    with sqlite_connection(store.path) as db:
         db.execute("CREATE TABLE writes (n INTEGER)")
         db.execute(
             "CREATE TRIGGER count_writes AFTER UPDATE OF content ON messages "
@@ -195,7 +194,7 @@ async def test_a_burst_of_deltas_is_not_written_per_token(
     loopback.handler = lambda r: sse_reply(text_chunks([f"t{i}" for i in range(500)]))
     message = await ask(ChatSession(provider, store), "x")
     assert message.content == "".join(f"t{i}" for i in range(500))
-    with sqlite3.connect(store.path) as db:
+    with sqlite_connection(store.path) as db:
         (writes,) = db.execute("SELECT count(*) FROM writes").fetchone()
     assert writes < 25  # one a token would be 500
 

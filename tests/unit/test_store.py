@@ -16,7 +16,7 @@ from llms_desktop.errors import StoreError
 from llms_desktop.paths import DB_FILENAME, data_dir
 from llms_desktop.store import HIGHLIGHT_END, HIGHLIGHT_START, RecordNotFound, Store, highlight
 from llms_desktop.store.migrations import MIGRATIONS
-from tests.support.store_faults import write_lock
+from tests.support.store_faults import sqlite_connection, write_lock
 
 
 @pytest.fixture
@@ -25,9 +25,9 @@ def store(tmp_path: Path) -> Iterator[Store]:
         yield opened
 
 
-def raw(store: Store) -> sqlite3.Connection:
+def raw(store: Store) -> contextlib.AbstractContextManager[sqlite3.Connection]:
     """A second, independent connection to the same file, as another process would have."""
-    return sqlite3.connect(store.path)
+    return sqlite_connection(store.path)
 
 
 def test_open_creates_the_folder_and_a_wal_database(tmp_path: Path) -> None:
@@ -36,7 +36,7 @@ def test_open_creates_the_folder_and_a_wal_database(tmp_path: Path) -> None:
         assert store.path == folder / DB_FILENAME
         assert store.recovered_from is None
         assert store.interrupted_on_open == 0
-    with sqlite3.connect(folder / DB_FILENAME) as db:
+    with sqlite_connection(folder / DB_FILENAME) as db:
         assert db.execute("PRAGMA journal_mode").fetchone() == ("wal",)
         assert db.execute("PRAGMA user_version").fetchone() == (len(MIGRATIONS),)
         names = [row[0] for row in db.execute("SELECT name FROM _migrations ORDER BY name")]
@@ -299,7 +299,7 @@ def test_a_database_from_a_newer_version_is_refused_and_left_untouched(tmp_path:
     folder = tmp_path / "data"
     Store.open(folder).close()
     path = folder / DB_FILENAME
-    with sqlite3.connect(path) as db:
+    with sqlite_connection(path) as db:
         db.execute(f"PRAGMA user_version = {len(MIGRATIONS) + 5}")
     db.close()
     before = path.read_bytes()
@@ -370,5 +370,5 @@ def test_processes_opening_a_new_database_at_once_migrate_it_once(tmp_path: Path
     for worker in workers:
         worker.join(30)
     assert failures == []
-    with sqlite3.connect(folder / DB_FILENAME) as db:
+    with sqlite_connection(folder / DB_FILENAME) as db:
         assert db.execute("SELECT count(*) FROM _migrations").fetchone() == (len(MIGRATIONS),)
