@@ -11,6 +11,7 @@ from typing import Self
 
 from llms_desktop.errors import StoreError
 from llms_desktop.store.failures import store_error
+from llms_desktop.store.liveness import UsersLock
 
 DEFAULT_BUSY_TIMEOUT = 5.0
 
@@ -25,8 +26,10 @@ class Database:
         *,
         busy_timeout: float = DEFAULT_BUSY_TIMEOUT,
         recovered_from: Path | None = None,
+        users: UsersLock | None = None,
     ) -> None:
         self._db = connection
+        self._users = users
         self.path = path
         self.busy_timeout = busy_timeout
         self.recovered_from = recovered_from
@@ -38,6 +41,8 @@ class Database:
         """Close the connection (idempotent)."""
         with self._lock:
             self._db.close()
+        if self._users is not None:
+            self._users.release()
 
     def __enter__(self) -> Self:
         return self

@@ -11,6 +11,7 @@ from llms_desktop.errors import StoreError
 from llms_desktop.paths import db_path
 from llms_desktop.store import migrations
 from llms_desktop.store.failures import damage_marker, is_corruption, store_error
+from llms_desktop.store.liveness import UsersLock
 
 SQLITE_HEADER = b"SQLite format 3\x00"
 
@@ -26,6 +27,7 @@ class Opened(NamedTuple):
     path: Path
     recovered_from: Path | None  # where a damaged file was moved
     interrupted: int  # answers a crash had left streaming, now marked interrupted
+    users: UsersLock  # held while the database is open; release it on close
 
 
 def open_connection(data_dir: Path, busy_timeout: float) -> Opened:
@@ -45,19 +47,26 @@ def open_connection(data_dir: Path, busy_timeout: float) -> Opened:
             f"Cannot create the data folder {data_dir}: {exc.strerror or exc}."
         ) from exc
     path = db_path(data_dir)
+    users = UsersLock(path)
+    # Only when no other process has the database open are `streaming` answers orphans.
+    alone = users.acquire()
     try:
-        connection, interrupted = _connect(path, busy_timeout)
-        return Opened(connection, path, None, interrupted)
-    except _Corrupt:
-        recovered_from = _move_aside(path)
-    try:
-        connection, interrupted = _connect(path, busy_timeout)
-        return Opened(connection, path, recovered_from, interrupted)
-    except _Corrupt as exc:
-        raise StoreError(f"Cannot create a new thread database at {path}.") from exc
+        try:
+            connection, interrupted = _connect(path, busy_timeout, alone)
+            return Opened(connection, path, None, interrupted, users)
+        except _Corrupt:
+            recovered_from = _move_aside(path)
+        try:
+            connection, interrupted = _connect(path, busy_timeout, alone)
+            return Opened(connection, path, recovered_from, interrupted, users)
+        except _Corrupt as exc:
+            raise StoreError(f"Cannot create a new thread database at {path}.") from exc
+    except BaseException:
+        users.release()
+        raise
 
 
-def _connect(path: Path, busy_timeout: float) -> tuple[sqlite3.Connection, int]:
+def _connect(path: Path, busy_timeout: float, mark_orphans: bool) -> tuple[sqlite3.Connection, int]:
     """A configured, migrated connection, and how many answers it marked interrupted.
 
     Raises _Corrupt for a damaged file.
@@ -91,7 +100,7 @@ def _connect(path: Path, busy_timeout: float) -> tuple[sqlite3.Connection, int]:
                 raise _Corrupt
             marker.unlink(missing_ok=True)
         migrations.migrate(db)
-        interrupted = _mark_interrupted(db)
+        interrupted = _mark_interrupted(db) if mark_orphans else 0
     except migrations.NewerDatabase as exc:
         db.close()
         raise StoreError(

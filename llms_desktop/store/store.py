@@ -57,6 +57,7 @@ class Store(Database):
             opened.path,
             busy_timeout=busy_timeout,
             recovered_from=opened.recovered_from,
+            users=opened.users,
         )
         store.interrupted_on_open = opened.interrupted
         return store

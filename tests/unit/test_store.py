@@ -309,7 +309,8 @@ def test_a_database_from_a_newer_version_is_refused_and_left_untouched(tmp_path:
     assert str(path) in str(caught.value)
     assert path.read_bytes() == before
     assert path.stat().st_mtime_ns == modified
-    assert sorted(p.name for p in folder.iterdir()) == [DB_FILENAME]
+    # Nothing but the database and the users lock (which records no data).
+    assert sorted(p.name for p in folder.iterdir()) == [DB_FILENAME, f"{DB_FILENAME}.users"]
 
 
 def test_a_locked_database_is_a_clear_error_and_works_once_released(tmp_path: Path) -> None:
@@ -372,3 +373,35 @@ def test_processes_opening_a_new_database_at_once_migrate_it_once(tmp_path: Path
     assert failures == []
     with sqlite_connection(folder / DB_FILENAME) as db:
         assert db.execute("SELECT count(*) FROM _migrations").fetchone() == (len(MIGRATIONS),)
+
+
+def test_an_answer_streaming_in_another_live_process_is_not_marked_interrupted(
+    tmp_path: Path,
+) -> None:
+    import subprocess
+    import sys
+
+    folder = tmp_path / "data"
+    probe = (
+        "import sys; from pathlib import Path; from llms_desktop.store import Store; "
+        "s = Store.open(Path(sys.argv[1])); print(s.interrupted_on_open, "
+        "s.get_message(sys.argv[2]).status); s.close()"
+    )
+
+    def open_elsewhere(message_id: str) -> str:
+        return subprocess.run(
+            [sys.executable, "-c", probe, str(folder), message_id],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=True,
+        ).stdout.strip()
+
+    # This process is the window: it has the database open and an answer streaming.
+    window = Store.open(folder)
+    thread = window.create_thread("t")
+    live = window.add_message(thread.id, "assistant", "partial", status="streaming")
+    # Another process (the CLI, say) opening the database must leave that answer alone.
+    assert open_elsewhere(live.id) == "0 streaming"
+    window.close()  # the window is gone without finishing the answer (as after a crash)
+    assert open_elsewhere(live.id) == "1 interrupted"
