@@ -30,7 +30,7 @@ class SSEDecoder:
     def __init__(self) -> None:
         # errors="replace": the spec decodes with UTF-8 decode, which replaces invalid sequences.
         self._decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
-        self._buffer = ""
+        self._pieces: list[str] = []  # the current line, not yet ended
         self._at_start = True
         self._skip_lf = False  # the previous chunk ended with CR: a leading LF belongs to it
         self._data: list[str] = []
@@ -59,7 +59,7 @@ class SSEDecoder:
         events = self._feed_text(self._decoder.decode(b"", final=True))
         # "Once the end of the file is reached, any pending data must be discarded": a last line
         # without its line end, and an event without its blank line, never dispatch.
-        self._buffer = ""
+        self._pieces = []
         self._reset_event()
         return events
 
@@ -75,17 +75,25 @@ class SSEDecoder:
             self._skip_lf = False
             if text.startswith("\n"):
                 text = text[1:]
-        buffer = self._buffer + text
+        # Only the new text is scanned for line ends, and an unfinished line is kept as pieces
+        # joined once it ends: a multi-megabyte `data:` line (an image) stays linear.
         pos = 0
-        for match in _LINE_END.finditer(buffer):
+        for match in _LINE_END.finditer(text):
             end = match.start()
-            if match.group() == "\r" and match.end() == len(buffer):
+            if match.group() == "\r" and match.end() == len(text):
                 # A CR at the very end: the line is complete now, but an LF in the next chunk
                 # is the second half of a CRLF and must not count as an empty line.
                 self._skip_lf = True
-            self._process_line(buffer[pos:end], events)
+            if self._pieces:
+                self._pieces.append(text[pos:end])
+                line = "".join(self._pieces)
+                self._pieces = []
+            else:
+                line = text[pos:end]
+            self._process_line(line, events)
             pos = match.end()
-        self._buffer = buffer[pos:]
+        if pos < len(text):
+            self._pieces.append(text[pos:])
         return events
 
     def _process_line(self, line: str, events: list[ServerSentEvent]) -> None:
