@@ -12,7 +12,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from llms_desktop.sse import SSEDecoder  # noqa: E402
+from llms_desktop.sse import SSEDecoder
 
 
 def decode(body: bytes, chunk: int) -> tuple[int, float]:
