@@ -5,9 +5,13 @@ from __future__ import annotations
 import argparse
 import os
 from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
 
 from llms_desktop import errors
 from llms_desktop.providers.base import Provider, Timeouts
+
+if TYPE_CHECKING:
+    from llms_desktop.providers.registry import ProviderRegistry
 
 MODEL_ENV = "LLMS_DESKTOP_MODEL"
 
@@ -19,6 +23,7 @@ class Connected:
     provider: Provider
     provider_id: str
     model: str
+    ad_hoc: bool = False  # --base-url / OPENAI_*: model ids are sent whole
 
 
 def open_for(
@@ -46,7 +51,10 @@ def open_for(
     enabled = {config.id for config in registry.enabled}
     if not provider_id:
         head, slash, _ = wanted.partition("/")
-        named = bool(slash) and head in enabled
+        # The OPENAI_* environment provider is the ad-hoc one: "openai/gpt-4o" is then a model
+        # id for that server (OpenRouter, LiteLLM), sent whole like with --base-url.
+        prefixes = enabled - {"openai"} if _env_openai(registry) else enabled
+        named = bool(slash) and head in prefixes
         if not named and provider_hint in enabled and not os.environ.get("OPENAI_BASE_URL"):
             provider_id = provider_hint
         from_env = os.environ.get("OPENAI_BASE_URL") or os.environ.get("OPENAI_API_KEY")
@@ -64,11 +72,17 @@ def open_for(
     return Connected(registry.build(config, key, timeouts), config.id, route.model)
 
 
+def _env_openai(registry: ProviderRegistry) -> bool:
+    from llms_desktop.providers.registry import ENV_OPENAI_ID
+
+    return any(config.id == ENV_OPENAI_ID for config in registry.from_environment)
+
+
 def _ad_hoc(args: argparse.Namespace, model: str, timeouts: Timeouts) -> Connected:
     from llms_desktop.providers.resolve import open_provider, resolve_connection
 
     provider = open_provider(resolve_connection(args.base_url, args.api_key), timeouts)
-    return Connected(provider, provider.id, model)
+    return Connected(provider, provider.id, model, ad_hoc=True)
 
 
 async def choose_model(connected: Connected) -> str:
@@ -77,11 +91,10 @@ async def choose_model(connected: Connected) -> str:
         return connected.model
     from_env = os.environ.get(MODEL_ENV)
     if from_env:
-        return (
-            from_env.split("/", 1)[1]
-            if from_env.startswith(f"{connected.provider_id}/")
-            else from_env
-        )
+        prefix = f"{connected.provider_id}/"
+        if not connected.ad_hoc and from_env.startswith(prefix):
+            return from_env.removeprefix(prefix)
+        return from_env
     models = await connected.provider.list_models()
     if not models:
         raise errors.ConfigError(

@@ -108,6 +108,10 @@ def _registry(args: argparse.Namespace) -> ProviderRegistry:
     upstream_key = args.upstream_api_key or env.get("OPENAI_API_KEY")
     if upstream_key:
         env[_UPSTREAM_KEY_ENV] = upstream_key
+    if args.base_url and not env.get("OPENAI_BASE_URL"):
+        # Here OPENAI_API_KEY is the --base-url upstream's key: it must not also set up a
+        # provider for api.openai.com, which would send that key (say, OpenRouter's) to OpenAI.
+        env.pop("OPENAI_API_KEY", None)
     setup = ProviderSetup(
         data_dir(getattr(args, "data_dir", None)),
         timeouts=lambda: Timeouts.from_single(args.timeout),

@@ -187,3 +187,13 @@ def test_import_from_llms_py(tmp_path: Path) -> None:
     assert_no_key_in_data_dir("sk-imported")
     listing = run_cli("providers", "list").stdout
     assert "http://localhost:11434/v1" in listing
+
+
+def test_openai_base_url_keeps_provider_prefixed_model_ids_whole(loopback: LoopbackServer) -> None:
+    loopback.handler = lambda request: sse_reply(text_chunks(["ok"]))
+    env = {"OPENAI_BASE_URL": loopback.base_url}
+    assert run_cli("chat", "--model", "openai/gpt-4o", "hi", env=env).returncode == 0
+    assert loopback.requests[-1].json()["model"] == "openai/gpt-4o"
+    env["LLMS_DESKTOP_MODEL"] = "openai/gpt-oss-20b"
+    assert run_cli("chat", "hi", env=env).returncode == 0
+    assert loopback.requests[-1].json()["model"] == "openai/gpt-oss-20b"

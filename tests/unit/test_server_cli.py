@@ -77,10 +77,13 @@ def test_upstream_key_defaults_to_openai_api_key(loopback: LoopbackServer) -> No
     env = {"OPENAI_API_KEY": "sk-env"}
     with serve("--base-url", loopback.base_url, env=env) as server:
         response = httpx.post(f"{server.base_url}/chat/completions", json=body("upstream/m1"))
+        models = httpx.get(f"{server.base_url}/models").json()
         server.process.send_signal(signal.SIGTERM)
         assert server.process.wait(timeout=30) == 0
     assert response.json()["choices"][0]["message"]["content"] == "ok"
     assert loopback.requests[-1].headers["authorization"] == "Bearer sk-env"
+    # The key is the upstream's: no provider for api.openai.com is set up with it.
+    assert {model["owned_by"] for model in models["data"]} == {"upstream"}
 
 
 def test_store_saves_threads(loopback: LoopbackServer, tmp_path: Path) -> None:
