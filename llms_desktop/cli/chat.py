@@ -11,6 +11,7 @@ from llms_desktop import errors
 from llms_desktop.accumulate import Accumulator
 from llms_desktop.cli import add_connection_options, open_store
 from llms_desktop.cli.connect import add_provider_option, choose_model, open_for
+from llms_desktop.text_hygiene import clean_text
 from llms_desktop.types import (
     Delta,
     Message,
@@ -63,7 +64,13 @@ def register(commands: Any) -> None:
 
 def read_prompt(prompt: str) -> str:
     """The prompt text; `-` means standard input."""
-    text = sys.stdin.read() if prompt == "-" else prompt
+    if prompt == "-":
+        # Input that is not UTF-8 becomes U+FFFD rather than a traceback.
+        sys.stdin.reconfigure(errors="replace")  # type: ignore[union-attr]
+        text = sys.stdin.read()
+    else:
+        # Argument bytes that are not UTF-8 arrive as lone surrogates (surrogateescape).
+        text = clean_text(prompt)
     if not text.strip():
         raise errors.ConfigError("The prompt is empty.")
     return text
@@ -108,6 +115,7 @@ async def _chat(args: argparse.Namespace, prompt: str) -> int:
         try:
             model = await choose_model(connected)
             printer = _Printer(show_text=not args.json, show_reasoning=args.reasoning)
+            completed = False
             try:
                 await ChatSession(provider, store).run(
                     thread_id=thread.id if thread else None,
@@ -119,8 +127,9 @@ async def _chat(args: argparse.Namespace, prompt: str) -> int:
                     stream=not args.no_stream,
                     listener=printer,
                 )
+                completed = True
             finally:
-                printer.end()
+                printer.end(completed=completed)
             if args.json:
                 json.dump(
                     printer.accumulator.completion(), sys.stdout, ensure_ascii=False, indent=2
@@ -174,8 +183,10 @@ class _Printer:
             sys.stderr.flush()
             self._in_reasoning = False
 
-    def end(self) -> None:
+    def end(self, *, completed: bool) -> None:
+        """The final newline: after the answer, or after what a failed one had printed (a
+        request that failed before any text leaves stdout empty)."""
         self._close_reasoning()
-        if self.show_text:
+        if self.show_text and (completed or self._wrote_text):
             sys.stdout.write("\n")
             sys.stdout.flush()

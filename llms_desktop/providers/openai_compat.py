@@ -17,6 +17,7 @@ from llms_desktop.providers.error_mapping import (
     status_error,
 )
 from llms_desktop.providers.openai_wire import (
+    DeltaCleaner,
     deltas_from_chunk,
     deltas_from_completion,
     request_body,
@@ -157,18 +158,28 @@ class OpenAICompatProvider:
 
     async def _read_events(self, response: httpx.Response) -> AsyncIterator[Delta]:
         decoder = SSEDecoder()
+        cleaner = DeltaCleaner()
         saw_data = False
         finished = False
         async for chunk in response.aiter_bytes():
             for event in decoder.feed(chunk):
                 saw_data = True
                 if event.data.strip() == "[DONE]":
+                    for delta in cleaner.flush():
+                        yield delta
                     return
-                for delta in _event_deltas(event, self.chat_url):
-                    if isinstance(delta, Finish):
+                for raw in _event_deltas(event, self.chat_url):
+                    cleaned = cleaner.clean(raw)
+                    if cleaned is None:
+                        continue
+                    if isinstance(cleaned, Finish):
                         finished = True
-                    yield delta
+                        for pending in cleaner.flush():
+                            yield pending
+                    yield cleaned
         decoder.close()  # an event without its closing blank line is incomplete: dropped
+        for delta in cleaner.flush():
+            yield delta
         if not saw_data:
             raise errors.ProtocolError(
                 f"{self.chat_url} opened an event stream but closed it before sending any data."
@@ -242,7 +253,9 @@ def _completion_deltas(content: bytes, url: str) -> list[Delta]:
     if payload.get("error"):
         message = message_from_payload(payload) or json.dumps(payload["error"])
         raise errors.StreamError(f"The provider reported an error: {message}", details=str(payload))
-    deltas = deltas_from_completion(payload)
+    cleaner = DeltaCleaner()
+    deltas = [d for d in map(cleaner.clean, deltas_from_completion(payload)) if d is not None]
+    deltas = [*deltas, *cleaner.flush()]
     if not payload.get("choices"):
         raise errors.ProtocolError(f"{url} answered without any choices.", details=str(payload))
     return deltas

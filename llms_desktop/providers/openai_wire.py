@@ -6,6 +6,7 @@ import json
 from collections.abc import Iterator, Mapping
 from typing import Any
 
+from llms_desktop.text_hygiene import SurrogateJoiner
 from llms_desktop.types import (
     ChatRequest,
     Delta,
@@ -171,3 +172,33 @@ def _str_or_none(value: Any) -> str | None:
 
 def _int_or_none(value: Any) -> int | None:
     return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+class DeltaCleaner:
+    """Joins characters a server split across chunks as JSON surrogate escapes, and replaces
+    lone halves, so answer and reasoning text can always be stored and printed."""
+
+    def __init__(self) -> None:
+        self._text = SurrogateJoiner()
+        self._reasoning = SurrogateJoiner()
+
+    def clean(self, delta: Delta) -> Delta | None:
+        """The delta with clean text; None when all of it waits for its other half."""
+        if isinstance(delta, TextDelta):
+            text = self._text.feed(delta.text)
+            return TextDelta(text) if text else None
+        if isinstance(delta, ReasoningDelta):
+            text = self._reasoning.feed(delta.text)
+            return ReasoningDelta(text) if text else None
+        return delta
+
+    def flush(self) -> list[Delta]:
+        """Deltas for halves still waiting when the stream ends."""
+        out: list[Delta] = []
+        reasoning = self._reasoning.flush()
+        if reasoning:
+            out.append(ReasoningDelta(reasoning))
+        text = self._text.flush()
+        if text:
+            out.append(TextDelta(text))
+        return out

@@ -5,15 +5,33 @@ from __future__ import annotations
 import sqlite3
 import time
 from pathlib import Path
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from llms_desktop.errors import StoreError
 from llms_desktop.paths import db_path
 from llms_desktop.store import migrations
 from llms_desktop.store.failures import damage_marker, is_corruption, store_error
 from llms_desktop.store.liveness import UsersLock
+from llms_desktop.text_hygiene import clean_text
 
 SQLITE_HEADER = b"SQLite format 3\x00"
+
+
+class CleanTextConnection(sqlite3.Connection):
+    """Binds every string as valid Unicode: SQLite cannot store a lone surrogate, and a stream
+    that sent half an emoji must not lose the answer over it."""
+
+    def execute(self, sql: str, parameters: Any = (), /) -> sqlite3.Cursor:
+        return super().execute(sql, _clean(parameters))
+
+    def executemany(self, sql: str, parameters: Any, /) -> sqlite3.Cursor:
+        return super().executemany(sql, (_clean(row) for row in parameters))
+
+
+def _clean(parameters: Any) -> Any:
+    if isinstance(parameters, dict):
+        return {k: clean_text(v) if isinstance(v, str) else v for k, v in parameters.items()}
+    return tuple(clean_text(v) if isinstance(v, str) else v for v in parameters)
 
 
 class _Corrupt(Exception):
@@ -82,7 +100,11 @@ def _connect(path: Path, busy_timeout: float, mark_orphans: bool) -> tuple[sqlit
         raise _Corrupt
     try:
         db = sqlite3.connect(
-            path, timeout=busy_timeout, isolation_level=None, check_same_thread=False
+            path,
+            timeout=busy_timeout,
+            isolation_level=None,
+            check_same_thread=False,
+            factory=CleanTextConnection,
         )
     except sqlite3.Error as exc:
         raise store_error(exc, "open the thread database", path, busy_timeout) from exc

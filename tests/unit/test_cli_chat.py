@@ -144,7 +144,7 @@ def test_http_error_is_one_line_with_status_and_message(loopback: LoopbackServer
     loopback.handler = routes(fixture_reply("llama_server_401_wrong_key.txt"))
     result = run_cli("chat", "--base-url", loopback.base_url, "--model", "m", "x")
     _assert_one_clear_line(result, "401", "Invalid API Key")
-    assert result.stdout == "\n"
+    assert result.stdout == ""
 
 
 def test_mid_stream_error_keeps_printed_text(loopback: LoopbackServer) -> None:
@@ -212,3 +212,24 @@ def test_ctrl_c_stops_keeps_output_closes_connection_and_exits_130(
     assert loopback.wait_for_disconnect(5)
     # Everything the server sent before the hang-up was printed, nothing after.
     assert len(text.split()) < 200
+
+
+def test_prompt_bytes_that_are_not_utf8_do_not_crash(loopback: LoopbackServer) -> None:
+    loopback.handler = routes(sse_reply(text_chunks(["ok"])))
+    result = subprocess.run(
+        [
+            sys.executable.encode(),
+            b"-m",
+            b"llms_desktop",
+            b"chat",
+            b"--base-url",
+            loopback.base_url.encode(),
+            b"--model",
+            b"m",
+            b"caf\xe9",
+        ],
+        capture_output=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    assert loopback.requests[-1].json()["messages"][-1]["content"] == "caf\ufffd"

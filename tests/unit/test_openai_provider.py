@@ -550,3 +550,21 @@ async def test_an_event_stream_labelled_text_plain_is_still_read_as_events(
     loopback.handler = handler
     assert text_of(await collect(provider, request())) == "plain label"
     await provider.aclose()
+
+
+async def test_a_character_split_into_json_surrogate_escapes_is_joined(
+    loopback: LoopbackServer, provider: OpenAICompatProvider
+) -> None:
+    body = (
+        b'data: {"choices":[{"index":0,"delta":{"content":"smile \\ud83d"}}]}\n\n'
+        b'data: {"choices":[{"index":0,"delta":{"content":"\\ude00 ok"}}]}\n\n'
+        b'data: {"choices":[{"index":0,"delta":{"content":" lone \\udc00"},'
+        b'"finish_reason":"stop"}]}\n\ndata: [DONE]\n\n'
+    )
+    loopback.handler = lambda r: Reply(
+        headers=[("Content-Type", "text/event-stream")], pieces=[body]
+    )
+    text = text_of(await collect(provider, request()))
+    assert text == "smile 😀 ok lone \ufffd"
+    text.encode("utf-8")  # storable and printable
+    await provider.aclose()

@@ -405,3 +405,13 @@ def test_an_answer_streaming_in_another_live_process_is_not_marked_interrupted(
     assert open_elsewhere(live.id) == "0 streaming"
     window.close()  # the window is gone without finishing the answer (as after a crash)
     assert open_elsewhere(live.id) == "1 interrupted"
+
+
+def test_lone_surrogates_are_stored_as_replacement_characters(tmp_path: Path) -> None:
+    with Store.open(tmp_path / "data") as store:
+        thread = store.create_thread("half \ud83d")
+        message = store.add_message(thread.id, "assistant", "a \udc00 b", status="streaming")
+        store.update_message_content(message.id, "a \udc00 b c")
+        store.finish_message(message.id, "complete", content="a \udc00 b c d")
+        assert store.get_thread(thread.id).title == "half \ufffd"  # type: ignore[union-attr]
+        assert store.get_message(message.id).content == "a \ufffd b c d"  # type: ignore[union-attr]
