@@ -13,6 +13,7 @@ from llms_desktop import __version__, errors
 from llms_desktop.providers.airefinery_errors import API_KEY_ENV, map_sdk_error
 from llms_desktop.providers.base import Timeouts
 from llms_desktop.providers.openai_wire import (
+    DeltaCleaner,
     deltas_from_chunk,
     deltas_from_completion,
     request_body,
@@ -193,6 +194,7 @@ class AIRefineryProvider:
     async def _stream_deltas(self, chunks: Any) -> AsyncGenerator[Delta]:
         received = False
         finished = False
+        cleaner = DeltaCleaner()
         async with contextlib.aclosing(chunks):
             while True:
                 try:
@@ -208,9 +210,17 @@ class AIRefineryProvider:
                         "(read timeout); the model may be overloaded."
                     ) from exc
                 received = True
-                for delta in deltas_from_chunk(chunk.model_dump(exclude_none=True)):
-                    finished = finished or isinstance(delta, Finish)
+                for raw in deltas_from_chunk(chunk.model_dump(exclude_none=True)):
+                    delta = cleaner.clean(raw)
+                    if delta is None:
+                        continue
+                    if isinstance(delta, Finish):
+                        finished = True
+                        for pending in cleaner.flush():
+                            yield pending
                     yield delta
+        for pending in cleaner.flush():
+            yield pending
         if finished:
             return
         # The SDK ends its stream at [DONE], at the end of the body and at any comment-only
