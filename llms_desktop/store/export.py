@@ -11,7 +11,6 @@ from llms_desktop.types import Message, Thread
 
 FORMAT_NAME = "llms-desktop"
 FORMAT_VERSION = 1
-PAGE = 500
 
 
 def iter_threads(store: Store, thread_ids: Iterable[str] | None = None) -> Iterator[Thread]:
@@ -22,10 +21,9 @@ def iter_threads(store: Store, thread_ids: Iterable[str] | None = None) -> Itera
             if thread is not None:
                 yield thread
         return
-    offset = 0
-    while page := store.list_threads(limit=PAGE, offset=offset):
-        yield from page
-        offset += len(page)
+    # One query, one consistent snapshot: paging with LIMIT/OFFSET over "newest first" skipped
+    # a thread and repeated another when an answer finished between two pages.
+    yield from store.list_threads(limit=-1)
 
 
 def thread_dict(thread: Thread, messages: Iterable[Message]) -> dict[str, Any]:

@@ -254,3 +254,17 @@ def test_llmspy_content_parts_times_and_usage(store: Store) -> None:
         ImportFormatError, match=r"threads\[0\]\.createdAt: expected an ISO 8601 date"
     ):
         parse(document)
+
+
+def test_export_all_is_one_snapshot_even_when_threads_change_meanwhile(tmp_path: Path) -> None:
+    from llms_desktop.store.export import iter_threads
+
+    with Store.open(tmp_path / "data") as store:
+        ids = [store.create_thread(f"t{i}").id for i in range(1200)]
+        exported = []
+        for number, thread in enumerate(iter_threads(store)):
+            exported.append(thread.id)
+            if number == 10:
+                # An answer finishes in the oldest thread while the export runs.
+                store.add_message(ids[0], "user", "bump")
+        assert sorted(exported) == sorted(ids)
