@@ -117,6 +117,8 @@ def run_gui(data_dir: str | None = None, *, quit_after_show: bool = False) -> in
     providers = ProviderSetup(folder, timeouts=lambda: Timeouts.from_single(settings.timeout))
     services = AppServices(store, settings, registry, providers)
     api_server = ApiServerController(settings, providers.registry, store)
+    # Exchanges through the in-app server are saved as threads: show them in the sidebars.
+    api_server.exchange_ended.connect(registry.threads_changed)
     state = WindowState(backend.get_bytes, backend.put_bytes)
     windows: list[MainWindow] = []
 

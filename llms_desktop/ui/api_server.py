@@ -22,9 +22,11 @@ class ApiServerController(QObject):
 
     Signals:
         state_changed(str): a one-line description for the status bar ("" when off).
+        exchange_ended(): a request through the server finished (it may have saved a thread).
     """
 
     state_changed = Signal(str)
+    exchange_ended = Signal()
 
     def __init__(
         self, settings: Settings, registry: ProviderRegistry, store: Store | None = None
@@ -91,8 +93,11 @@ class ApiServerController(QObject):
             await server.stop()
 
     def _on_streams_changed(self, active: int) -> None:
+        ended = active < self._active
         self._active = active
         self._show_running()
+        if ended:
+            self.exchange_ended.emit()
 
     def _show_running(self) -> None:
         if self._server is None:

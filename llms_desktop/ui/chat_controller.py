@@ -94,6 +94,17 @@ class ChatController(QObject):
         self._retry: Callable[[], None] | None = None
         self._model_task: asyncio.Task[None] | None = None
         services.registry.stream_started.connect(self._on_registry_stream_started)
+        services.registry.threads_changed.connect(self._on_threads_changed)
+
+    def shutdown(self) -> None:
+        """The window is closing: stop following answers (they go on, in the registry)."""
+        self._detach()
+        with contextlib.suppress(RuntimeError, TypeError):
+            self.services.registry.stream_started.disconnect(self._on_registry_stream_started)
+        with contextlib.suppress(RuntimeError, TypeError):
+            self.services.registry.threads_changed.disconnect(self._on_threads_changed)
+        if self._model_task is not None:
+            self._model_task.cancel()
 
     # Threads ----------------------------------------------------------------------------------
     def new_chat(self) -> None:
@@ -139,7 +150,7 @@ class ChatController(QObject):
         if not title:
             return
         self.services.store.rename_thread(thread_id, title)
-        self.parts.sidebar.refresh(select_id=self.thread_id)
+        self.services.registry.threads_changed.emit()
         if thread_id == self.thread_id:
             self.thread_changed.emit(self.services.store.get_thread(thread_id))
 
@@ -150,13 +161,13 @@ class ChatController(QObject):
         self.services.store.delete_thread(thread_id)
         if thread_id == self.thread_id:
             self.new_chat()
-        self.parts.sidebar.refresh(select_id=self.thread_id)
+        self.services.registry.threads_changed.emit()
 
     def toggle_pin(self, thread_id: str) -> None:
         thread = self.services.store.get_thread(thread_id)
         if thread is not None:
             self.services.store.set_pinned(thread_id, not thread.pinned)
-            self.parts.sidebar.refresh(select_id=self.thread_id)
+            self.services.registry.threads_changed.emit()
 
     # Sending --------------------------------------------------------------------------------
     def send(self, text: str) -> None:
@@ -272,6 +283,13 @@ class ChatController(QObject):
         self.parts.composer.set_streaming(False)
         self.parts.status.clear_status()
 
+    def _on_threads_changed(self) -> None:
+        # Some window created, renamed, pinned, deleted or answered in a thread: every
+        # sidebar shows it, and a window whose thread was deleted starts a new chat.
+        if self.thread_id is not None and self.services.store.get_thread(self.thread_id) is None:
+            self.new_chat()
+        self.parts.sidebar.refresh(select_id=self.thread_id)
+
     def _on_registry_stream_started(self, thread_id: str, streamer: ReplyStreamer) -> None:
         # Another window started an answer in the thread this window shows: reload the thread
         # (it has a new user message) and follow the answer live.
@@ -286,7 +304,7 @@ class ChatController(QObject):
         if user is not None:
             view.append_message(user)
         view.begin_answer(assistant)
-        self.parts.sidebar.refresh(select_id=self.thread_id)
+        self.services.registry.threads_changed.emit()
 
     def _on_delta(self, delta: Delta) -> None:
         if isinstance(delta, TextDelta | ReasoningDelta):
@@ -309,7 +327,7 @@ class ChatController(QObject):
         if message is not None:
             self.parts.chat_view.end_answer(message)
             self.parts.status.finished(message)
-        self.parts.sidebar.refresh(select_id=self.thread_id)
+        self.services.registry.threads_changed.emit()
         self.parts.composer.focus_prompt()
 
     # Models -----------------------------------------------------------------------------------

@@ -64,6 +64,8 @@ class MainWindow(QMainWindow):
         super().__init__()
         self.setObjectName("mainWindow")
         self.setWindowTitle(APP_NAME)
+        # A closed window is destroyed, not hidden: nothing of it keeps following streams.
+        self.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         self.services = services
         self._state = state
         self._unsubscribe = services.settings.subscribe(self._on_setting_changed)
@@ -281,7 +283,7 @@ class MainWindow(QMainWindow):
 
     def closeEvent(self, event: QCloseEvent) -> None:
         self.save_state()
-        self.controller.parts.chat_view.chat.messages.clear()
+        self.controller.shutdown()
         self._unsubscribe()
         self.closed.emit()
         super().closeEvent(event)

@@ -1,4 +1,4 @@
-"""Answers in flight, app-wide: any window showing a thread can follow its live answer."""
+"""App-wide hub: answers in flight (any window can follow one) and changes to the threads."""
 
 from __future__ import annotations
 
@@ -16,10 +16,13 @@ class StreamRegistry(QObject):
     Signals:
         stream_started(str, object): a thread (id) began streaming through a ReplyStreamer.
         stream_ended(str): that thread's answer ended.
+        threads_changed(): a thread was created, renamed, pinned, deleted or answered in;
+            every window's sidebar refreshes.
     """
 
     stream_started = Signal(str, object)
     stream_ended = Signal(str)
+    threads_changed = Signal()
 
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)

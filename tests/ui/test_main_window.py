@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import shiboken6
 from PySide6.QtCore import Qt, QTimer
 from PySide6.QtWidgets import QApplication
 
@@ -51,7 +52,8 @@ class App:
     async def close(self) -> None:
         await self.services.registry.stop_all()
         await self.services.aclose()
-        self.window.close()
+        if shiboken6.isValid(self.window):  # a test may have closed (and so deleted) it
+            self.window.close()
         self.store.close()
 
 

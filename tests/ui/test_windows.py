@@ -89,3 +89,41 @@ def test_a_window_showing_a_thread_follows_an_answer_started_elsewhere(
     assert "and again" in text
     assert "x29" in text
     second.close()
+
+
+def test_sidebars_stay_in_sync_and_a_closed_window_stops_following(
+    app: App, qloop: QtLoop, loopback: LoopbackServer
+) -> None:
+    loopback.handler = routed(slow_words(["one ", "two"], pause=0.01))
+    first = app.window
+    second = MainWindow(app.services)
+    second.show()
+
+    async def exchange(text: str) -> None:
+        type_and_send(app, text)
+        await wait_until(lambda: first.controller.thread_id is not None)
+        await wait_until(lambda: not first.composer.streaming)
+
+    qloop.run(exchange("made in the first window"))
+    thread_id = first.controller.thread_id
+    assert thread_id is not None
+    assert second.sidebar.threads.rowCount() == 1  # the other window's sidebar knows it
+    second.controller.open_thread(thread_id)
+    first.controller.delete_thread(thread_id)
+    assert second.controller.thread_id is None  # its thread is gone: a new chat instead
+    assert second.sidebar.threads.rowCount() == 0
+
+    # A closed window no longer follows answers in the thread it showed.
+    qloop.run(exchange("second thread"))
+    thread_id = first.controller.thread_id
+    second.controller.open_thread(thread_id or "")
+    follower = second.controller
+    second.close()
+    loopback.handler = routed(slow_words(["three ", "four"], pause=0.01))
+
+    async def again() -> None:
+        type_and_send(app, "again")
+        await wait_until(lambda: not first.composer.streaming)
+
+    qloop.run(again())
+    assert follower._streamer is None
