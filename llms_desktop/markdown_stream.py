@@ -7,6 +7,20 @@ import re
 # A fence opener or closer: up to any indentation (fences nested in list items are indented),
 # three or more backticks or tildes.
 _FENCE = re.compile(r"^[ \t]*(`{3,}|~{3,})")
+# A link reference definition: `[label]: url "optional title"` on its own line.
+_REFERENCE = re.compile(
+    r"""^ {0,3}\[[^\]\n]+\]:[ \t]*\S+(?:[ \t]+(?:"[^"\n]*"|'[^'\n]*'|\([^)\n]*\)))?[ \t]*$""",
+    re.MULTILINE,
+)
+
+
+def reference_definitions(markdown: str) -> str:
+    """The link reference definitions in a message, one per line ("" when there are none).
+
+    Chunks render separately, so `[text][1]` in one chunk needs `[1]: url` from another:
+    appended to each chunk, they resolve there and render as nothing themselves.
+    """
+    return "\n".join(match.group(0).strip() for match in _REFERENCE.finditer(markdown))
 
 
 class MarkdownStream:

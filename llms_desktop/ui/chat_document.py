@@ -6,7 +6,7 @@ from dataclasses import dataclass, field, replace
 
 from PySide6.QtGui import QTextBlockFormat, QTextCharFormat, QTextCursor, QTextDocument
 
-from llms_desktop.markdown_stream import MarkdownStream
+from llms_desktop.markdown_stream import MarkdownStream, reference_definitions
 from llms_desktop.types import Message
 from llms_desktop.ui.message_html import SPACER, MessageHtml
 
@@ -130,9 +130,10 @@ class ChatDocument:
         if rest:
             self._commit_markdown(live, rest)
         streamed = "".join(live.committed)
-        if final.content != streamed:
+        if final.content != streamed or reference_definitions(final.content):
             # The store's final text differs from what streamed (a non-streamed answer, or a
-            # provider correction): the stored message wins.
+            # provider correction): the stored message wins. Link references defined at the
+            # end only resolve in chunks rendered knowing them: render the answer again.
             self._live = None
             self.messages.append(final)
             self.rebuild()

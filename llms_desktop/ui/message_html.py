@@ -6,7 +6,7 @@ import html
 import time
 
 from llms_desktop.markdown_render import MarkdownRenderer
-from llms_desktop.markdown_stream import MarkdownStream
+from llms_desktop.markdown_stream import MarkdownStream, reference_definitions
 from llms_desktop.types import Message
 from llms_desktop.ui.theme import ChatColors
 
@@ -51,8 +51,16 @@ class MessageHtml:
             f"{rendered.html}</td></tr></table>"
         )
 
-    def chunk(self, message: Message, markdown: str, first_code: int) -> tuple[str, int]:
-        """One finished markdown chunk of an answer; returns its HTML and its code block count."""
+    def chunk(
+        self, message: Message, markdown: str, first_code: int, references: str = ""
+    ) -> tuple[str, int]:
+        """One finished markdown chunk of an answer; returns its HTML and its code block count.
+
+        `references` are the message's link reference definitions, so links in this chunk
+        that point at a definition in another one still resolve.
+        """
+        if references:
+            markdown = f"{markdown.rstrip()}\n\n{references}\n"
         rendered = self.renderer.render(
             markdown, code_link_prefix=self._prefix(message), first_code=first_code
         )
@@ -126,8 +134,9 @@ class MessageHtml:
         if rest:
             chunks.append(rest)
         codes = 0
+        references = reference_definitions(message.content)
         for markdown in chunks:
-            chunk_html, count = self.chunk(message, markdown, codes)
+            chunk_html, count = self.chunk(message, markdown, codes, references)
             codes += count
             units.append(chunk_html)
         if message.role == "assistant" and message.status != "streaming":

@@ -162,3 +162,22 @@ def test_raw_html_and_images_are_not_interpreted(qapp: object) -> None:
     assert "<img" not in html
     assert "http://example.com/cat.png" in html
     assert "<script>" in doc.document.toPlainText()
+
+
+def test_reference_style_links_resolve_across_chunks(qapp: object) -> None:
+    content = (
+        'See [the docs][1] for more.\n\nAnother paragraph.\n\n[1]: https://example.com/docs "Docs"'
+    )
+    one_shot = make_doc()
+    one_shot.show([message(content)])
+    assert 'href="https://example.com/docs"' in one_shot.document.toHtml()
+    assert "[the docs][1]" not in one_shot.document.toPlainText()
+    assert "[1]:" not in one_shot.document.toPlainText()
+    streamed = make_doc()
+    streamed.begin_live(message("", status="streaming"))
+    for word in content.split(" "):
+        streamed.add_text(word + " ")
+        streamed.flush()
+    streamed.end_live(message(content))
+    assert 'href="https://example.com/docs"' in streamed.document.toHtml()
+    assert dump(streamed.document) == dump(one_shot.document)
