@@ -134,8 +134,11 @@ class KeyStore:
 
     def _write_file(self, keys: dict[str, str]) -> None:
         folder = self._fallback_path.parent
-        folder.mkdir(parents=True, exist_ok=True)
-        os.chmod(folder, 0o700)
+        if not folder.exists():
+            # Only a folder we create is made private: LLMS_DESKTOP_KEY_FILE may point into a
+            # shared one (never chmod /tmp). The file itself is always 0600.
+            folder.mkdir(parents=True, mode=0o700)
+            os.chmod(folder, 0o700)  # mkdir's mode is masked by the umask
         temporary = self._fallback_path.with_name(KEY_FILE + ".tmp")
         # Created 0600 from the start: the key is never readable by others, not even briefly.
         descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
