@@ -39,11 +39,20 @@ def shutting_down() -> ApiError:
     )
 
 
+# An upstream that is slow to answer at all (a reasoning model thinking, a cold local model):
+# after this long the 200 and the role chunk go out anyway, then a comment every KEEPALIVE
+# seconds while nothing else is sent, so clients and proxies with idle timeouts hold on.
+FIRST_BYTE_WAIT = 8.0
+KEEPALIVE = 15.0
+KEEPALIVE_COMMENT = b": keep-alive\n\n"
+
+
 class StreamSink:
     """Writes deltas to the client as `chat.completion.chunk` events.
 
-    The response (status 200) starts only when the upstream's first delta arrives, so an
-    upstream that refuses the request is answered with its own status instead.
+    The response (status 200) starts when the upstream's first delta arrives, so an upstream
+    that refuses the request is answered with its own status instead; or after
+    FIRST_BYTE_WAIT of silence, so the client knows the request is alive.
     """
 
     def __init__(self, http: web.Request, model: str, include_usage: bool) -> None:
@@ -53,17 +62,43 @@ class StreamSink:
         self.response: web.StreamResponse | None = None
         self.encoder = ChunkEncoder(model)
         self.usage: Usage | None = None
+        self.last_write = asyncio.get_running_loop().time()
+        self._writing = asyncio.Lock()  # the relay and the keep-alive task both write
 
     async def add(self, delta: Delta) -> None:
-        if self.response is None:
-            await self._open(delta if isinstance(delta, ResponseInfo) else None)
+        async with self._writing:
+            if self.response is None:
+                await self._open(delta if isinstance(delta, ResponseInfo) else None)
+            assert self.response is not None
+            if isinstance(delta, Usage):
+                self.usage = delta  # sent once, at the end: upstreams may repeat running totals
+                return
+            data = self.encoder.delta(delta)
+            if data is not None:
+                await self._write(data)
+
+    async def keep_alive(self, finished: asyncio.Task[None]) -> None:
+        """Until `finished` is done: open the response after FIRST_BYTE_WAIT of silence, then
+        send a comment whenever nothing was written for KEEPALIVE seconds."""
+        loop = asyncio.get_running_loop()
+        wait = FIRST_BYTE_WAIT
+        while not finished.done():
+            await asyncio.wait({finished}, timeout=max(0.05, self.last_write + wait - loop.time()))
+            if finished.done():
+                return
+            if loop.time() - self.last_write < wait:
+                continue
+            async with self._writing:
+                if self.response is None:
+                    await self._open(None)
+                else:
+                    await self._write(KEEPALIVE_COMMENT)
+            wait = KEEPALIVE
+
+    async def _write(self, data: bytes) -> None:
         assert self.response is not None
-        if isinstance(delta, Usage):
-            self.usage = delta  # sent once, at the end: upstreams may repeat running totals
-            return
-        data = self.encoder.delta(delta)
-        if data is not None:
-            await self.response.write(data)
+        await self.response.write(data)
+        self.last_write = asyncio.get_running_loop().time()
 
     async def _open(self, info: ResponseInfo | None) -> None:
         self.encoder = ChunkEncoder(self.model, info)
@@ -71,25 +106,27 @@ class StreamSink:
         response.enable_chunked_encoding()
         await response.prepare(self.http)
         self.response = response
-        await response.write(self.encoder.role())
+        await self._write(self.encoder.role())
 
     async def finish(self) -> web.StreamResponse:
         """The usage chunk (when asked for and known), `[DONE]`, and the end of the body."""
-        if self.response is None:
-            await self._open(None)
-        assert self.response is not None
-        tail = b""
-        if self.include_usage and self.usage is not None:
-            tail += self.encoder.usage(self.usage)
-        await self._end(tail + DONE)
-        return self.response
+        async with self._writing:
+            if self.response is None:
+                await self._open(None)
+            assert self.response is not None
+            tail = b""
+            if self.include_usage and self.usage is not None:
+                tail += self.encoder.usage(self.usage)
+            await self._end(tail + DONE)
+            return self.response
 
     async def fail(self, error: ApiError) -> web.StreamResponse:
         """The error as the response, or, once streaming began, as a last event (no [DONE])."""
-        if self.response is None:
-            return error.response()
-        await self._end(event(error.body()))
-        return self.response
+        async with self._writing:
+            if self.response is None:
+                return error.response()
+            await self._end(event(error.body()))
+            return self.response
 
     async def _end(self, data: bytes) -> None:
         assert self.response is not None
@@ -157,6 +194,9 @@ class Exchanges:
         # handler must live on to write the stream's last event.
         task = asyncio.create_task(relay(provider, upstream, sink.add, self.store, thread, route))
         self._track(task)
+        keeper = (
+            asyncio.create_task(sink.keep_alive(task)) if isinstance(sink, StreamSink) else None
+        )
         try:
             await task
         except asyncio.CancelledError:
@@ -171,6 +211,11 @@ class Exchanges:
         except Exception:
             log.exception("bug while answering a chat completion")
             return await sink.fail(ApiError(500, "Internal server error (a bug); see the log."))
+        finally:
+            if keeper is not None:
+                keeper.cancel()
+                with contextlib.suppress(asyncio.CancelledError, ConnectionResetError):
+                    await keeper
         return await sink.finish()
 
     def _track(self, task: asyncio.Task[None]) -> None:

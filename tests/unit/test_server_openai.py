@@ -10,7 +10,14 @@ from typing import Any
 import openai
 import pytest
 
-from tests.support.loopback import LoopbackServer, chunk, json_reply, sse_reply, text_chunks
+from tests.support.loopback import (
+    LoopbackServer,
+    Pause,
+    chunk,
+    json_reply,
+    sse_reply,
+    text_chunks,
+)
 from tests.support.server_harness import (
     body,
     chunks,
@@ -306,3 +313,38 @@ async def test_events_arriving_in_one_burst_are_all_relayed(loopback: LoopbackSe
         response = await http.post("/v1/chat/completions", json=body(stream=True))
     assert streamed_text(response.content) == "".join(WORDS)
     assert events(response.content)[-1] == "[DONE]"
+
+
+async def test_a_silent_upstream_gets_the_response_started_and_kept_alive(
+    loopback: LoopbackServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from llms_desktop.server import exchange
+
+    monkeypatch.setattr(exchange, "FIRST_BYTE_WAIT", 0.2)
+    monkeypatch.setattr(exchange, "KEEPALIVE", 0.2)
+    # A reasoning model thinking: headers, then nothing for a while, then the answer.
+    reply = sse_reply([chunk("thought", finish="stop")])
+    reply.pieces.insert(0, Pause(1.5))
+    loopback.handler = upstream_routes(reply)
+    async with (
+        serving(registry_of(provider_config("up", loopback))) as server,
+        client(server) as http,
+        http.stream("POST", "/v1/chat/completions", json=body(stream=True)) as response,
+    ):
+        assert response.status_code == 200  # sent before the upstream said anything
+        raw = b"".join([piece async for piece in response.aiter_bytes()])
+    text = raw.decode()
+    assert text.count(": keep-alive") >= 2
+    assert '"role": "assistant"' in text or '"role":"assistant"' in text
+    assert "thought" in text
+    assert text.rstrip().endswith("data: [DONE]")
+    # The official client ignores the comments and gets the text.
+    loopback.handler = upstream_routes(reply)
+    async with serving(registry_of(provider_config("up", loopback))) as server:
+        oai = openai.AsyncOpenAI(base_url=server.base_url, api_key="x", max_retries=0)
+        stream = await oai.chat.completions.create(
+            model="up/m1", messages=[{"role": "user", "content": "x"}], stream=True
+        )
+        got = "".join([c.choices[0].delta.content or "" async for c in stream if c.choices])
+        await oai.close()
+    assert got == "thought"
