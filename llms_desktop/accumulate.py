@@ -36,6 +36,7 @@ class Accumulator:
     finish_reason: str | None = None
     usage: Usage | None = None
     info: ResponseInfo = field(default_factory=ResponseInfo)
+    _remap: dict[int, int] = field(default_factory=dict)  # wire index -> call index
 
     def add(self, delta: Delta) -> None:
         """Fold one delta in."""
@@ -45,7 +46,14 @@ class Accumulator:
             case ReasoningDelta(text=text):
                 self.reasoning.append(text)
             case ToolCallDelta():
-                call = self.tool_calls.setdefault(delta.index, _ToolCall())
+                index = self._remap.get(delta.index, delta.index)
+                existing = self.tool_calls.get(index)
+                if existing is not None and delta.id and existing.id and delta.id != existing.id:
+                    # A new call under an index already used: servers that leave `index` out
+                    # (the list position is then 0 in every chunk) start each call with its id.
+                    index = max(self.tool_calls) + 1
+                    self._remap[delta.index] = index
+                call = self.tool_calls.setdefault(index, _ToolCall())
                 # id, name and type come in the first fragment; later ones carry arguments only.
                 call.id = call.id or delta.id
                 call.type = call.type or delta.type

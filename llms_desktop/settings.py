@@ -94,6 +94,7 @@ FONT_SIZE = Spec("appearance/font_size", 11, _int_range(7, 32))
 LAST_MODEL = Spec("chat/last_model", "", _text)
 SERVER_ENABLED = Spec("server/enabled", False, _parse_bool)
 SERVER_PORT = Spec("server/port", 8000, _int_range(1024, 65535))
+SERVER_STORE = Spec("server/store", False, _parse_bool)
 
 ALL_SPECS = (
     STREAM,
@@ -106,6 +107,7 @@ ALL_SPECS = (
     LAST_MODEL,
     SERVER_ENABLED,
     SERVER_PORT,
+    SERVER_STORE,
 )
 
 Listener = Callable[[str], None]
@@ -183,3 +185,7 @@ class Settings:
     @property
     def server_port(self) -> int:
         return int(self.get(SERVER_PORT))
+
+    @property
+    def server_store(self) -> bool:
+        return bool(self.get(SERVER_STORE))

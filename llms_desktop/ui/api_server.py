@@ -18,7 +18,8 @@ if TYPE_CHECKING:
 
 
 class ApiServerController(QObject):
-    """Runs one LocalServer on the app's (qasync) loop when "Local API server" is on.
+    """Runs one LocalServer on the app's (qasync) loop when "Local API server" is on; its
+    exchanges are saved as threads only when "Save API server exchanges" is on too.
 
     Signals:
         state_changed(str): a one-line description for the status bar ("" when off).
@@ -66,8 +67,9 @@ class ApiServerController(QObject):
             await asyncio.gather(previous, return_exceptions=True)
         wanted = self._settings.server_enabled
         port = self._settings.server_port
+        store = self._store if self._settings.server_store else None
         server = self._server
-        if server is not None and (not wanted or server.port != port):
+        if server is not None and (not wanted or server.port != port or server.store is not store):
             await self._stop_server()
         if not wanted:
             self._set_state("")
@@ -77,7 +79,7 @@ class ApiServerController(QObject):
         from llms_desktop.server.local import LocalServer
 
         server = LocalServer(
-            self._registry, store=self._store, port=port, on_change=self._on_streams_changed
+            self._registry, store=store, port=port, on_change=self._on_streams_changed
         )
         try:
             await server.start()
@@ -110,5 +112,5 @@ class ApiServerController(QObject):
         self.state_changed.emit(text)
 
     def _on_setting_changed(self, key: str) -> None:
-        if key in (keys.SERVER_ENABLED.key, keys.SERVER_PORT.key):
+        if key in (keys.SERVER_ENABLED.key, keys.SERVER_PORT.key, keys.SERVER_STORE.key):
             self.apply()

@@ -99,6 +99,9 @@ class SettingsDialog(QDialog):
         self.server_port_spin.setObjectName("serverPortSpin")
         self.server_port_spin.setRange(1024, 65535)
         self.server_port_spin.setValue(s.server_port)
+        self.server_store_box = QCheckBox("Save API server exchanges as threads", page)
+        self.server_store_box.setObjectName("serverStoreBox")
+        self.server_store_box.setChecked(s.server_store)
         self.server_hint = QLabel(page)
         self.server_hint.setWordWrap(True)
         self.server_hint.setStyleSheet("color: palette(placeholder-text);")
@@ -119,6 +122,7 @@ class SettingsDialog(QDialog):
         form.addRow("Font size:", self.font_spin)
         form.addRow(self.server_box)
         form.addRow("Server port:", self.server_port_spin)
+        form.addRow(self.server_store_box)
         form.addRow(self.server_hint)
         form.setLabelAlignment(Qt.AlignmentFlag.AlignRight)
         return page
@@ -133,6 +137,7 @@ class SettingsDialog(QDialog):
         self.font_spin.valueChanged.connect(self._on_font_size_changed)
         self.server_box.toggled.connect(self._on_server_toggled)
         self.server_port_spin.editingFinished.connect(self._on_server_port_changed)
+        self.server_store_box.toggled.connect(self._on_server_store_toggled)
 
     def _on_stream_toggled(self, checked: bool) -> None:
         self.settings.set(keys.STREAM, checked)
@@ -162,6 +167,9 @@ class SettingsDialog(QDialog):
     def _on_server_port_changed(self) -> None:
         self.settings.set(keys.SERVER_PORT, self.server_port_spin.value())
         self._update_server_hint()
+
+    def _on_server_store_toggled(self, checked: bool) -> None:
+        self.settings.set(keys.SERVER_STORE, checked)
 
     def _update_server_hint(self) -> None:
         url = f"http://127.0.0.1:{self.server_port_spin.value()}/v1"
