@@ -25,7 +25,7 @@ def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
     if args[:1] == ["--self-test"]:
         # The installer's smoke test: the real window, offscreen, one streamed answer.
-        from llms_desktop.self_test import main as self_test
+        from llms_desktop.ui.self_test import main as self_test
 
         return self_test(args[1:])
     wants_window, folder = data_dir_for_gui(args)

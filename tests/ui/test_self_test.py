@@ -11,8 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from llms_desktop import errors, self_test
+from llms_desktop import errors
 from llms_desktop.types import ChatRequest, Delta, TextDelta
+from llms_desktop.ui import self_test
 
 
 def run_self_test(*args: str) -> tuple[subprocess.CompletedProcess[str], float]:

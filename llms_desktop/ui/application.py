@@ -1,0 +1,126 @@
+"""The Qt application: open the main window(s) on a qasync loop and run until the last closes."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+import time
+from pathlib import Path
+
+from llms_desktop.app import AppServices
+from llms_desktop.paths import data_dir as resolve_data_dir
+from llms_desktop.settings import Settings
+
+RESOURCES = Path(__file__).resolve().parent.parent / "resources"
+
+
+def run_gui(data_dir: str | None = None, *, quit_after_show: bool = False) -> int:
+    """Open the main window and run until the last window closes; returns the exit code."""
+    started = time.perf_counter()
+    import qasync
+    from PySide6.QtCore import QCoreApplication, QTimer
+    from PySide6.QtGui import QIcon
+    from PySide6.QtWidgets import QApplication, QMessageBox
+
+    from llms_desktop import errors
+    from llms_desktop.store import Store
+    from llms_desktop.ui.main_window import MainWindow, WindowState
+    from llms_desktop.ui.qsettings_backend import QSettingsBackend
+    from llms_desktop.ui.stream_registry import StreamRegistry
+    from llms_desktop.ui.theme import apply_palette, resolve_dark
+
+    QCoreApplication.setOrganizationName("llms-desktop")
+    QCoreApplication.setApplicationName("llms-desktop")
+    app = QApplication.instance() or QApplication(sys.argv[:1])
+    assert isinstance(app, QApplication)
+    app.setDesktopFileName("llms-desktop")
+    app.setWindowIcon(QIcon(str(RESOURCES / "llms-desktop.png")))
+    folder = resolve_data_dir(data_dir)
+    backend = QSettingsBackend(folder)
+    settings = Settings(backend)
+    apply_palette(app, resolve_dark(settings.theme))
+    try:
+        store = Store.open(folder)
+    except errors.StoreError as exc:
+        QMessageBox.critical(None, "llms-desktop cannot open its data", str(exc))
+        return 1
+    from llms_desktop.providers.base import Timeouts
+    from llms_desktop.providers.setup import ProviderSetup
+    from llms_desktop.ui.api_server import ApiServerController
+
+    registry = StreamRegistry()
+    providers = ProviderSetup(folder, timeouts=lambda: Timeouts.from_single(settings.timeout))
+    services = AppServices(store, settings, registry, providers)
+    api_server = ApiServerController(settings, providers.registry, store)
+    # Exchanges through the in-app server are saved as threads: show them in the sidebars.
+    api_server.exchange_ended.connect(registry.threads_changed)
+    state = WindowState(backend.get_bytes, backend.put_bytes)
+    windows: list[MainWindow] = []
+
+    def refresh_all_models() -> None:
+        for window in windows:
+            window.controller.refresh_models(force=True)
+
+    def open_window() -> MainWindow:
+        window = MainWindow(services, state)
+        window.new_window_requested.connect(open_window)
+        window.preferences_requested.connect(window.open_preferences)
+        window.providers_changed.connect(refresh_all_models)
+        api_server.state_changed.connect(window.server_status.setText)
+        window.server_status.setText(api_server.state)
+        window.closed.connect(lambda: windows.remove(window) if window in windows else None)
+        windows.append(window)
+        window.show()
+        window.controller.refresh_models()
+        return window
+
+    first = open_window()
+    if store.recovered_from is not None:
+        QMessageBox.warning(
+            first,
+            "Chat history was damaged",
+            f"The chat database could not be read and was moved aside to:\n"
+            f"{store.recovered_from}\nA new, empty one was created.",
+        )
+    if providers.problem:
+        QMessageBox.warning(first, "Provider settings were damaged", providers.problem)
+    if store.interrupted_on_open:
+        first.statusBar().showMessage(
+            f"{store.interrupted_on_open} answer(s) were interrupted when the app last closed; "
+            "their text was kept.",
+            8000,
+        )
+
+    def on_theme_changed() -> None:
+        apply_palette(app, resolve_dark(settings.theme))
+        for window in windows:
+            window.apply_system_theme()
+
+    settings.subscribe(lambda key: on_theme_changed() if key == "appearance/theme" else None)
+    hints = app.styleHints()
+    if hasattr(hints, "colorSchemeChanged"):
+        hints.colorSchemeChanged.connect(lambda _scheme: on_theme_changed())
+
+    async def main() -> None:
+        from llms_desktop.ui.event_loop import install_asyncgen_hooks
+
+        install_asyncgen_hooks()
+        api_server.apply()
+        closing = asyncio.Event()
+        app.lastWindowClosed.connect(closing.set)
+        if quit_after_show:
+            elapsed_ms = (time.perf_counter() - started) * 1000
+            print(f"window shown in {elapsed_ms:.0f} ms", flush=True)
+            QTimer.singleShot(0, app.closeAllWindows)
+        await closing.wait()
+        # Quitting mid-answer keeps the partial text: stop each stream and let it save.
+        await api_server.stop()
+        await registry.stop_all()
+        await services.aclose()
+
+    app.setQuitOnLastWindowClosed(False)
+    try:
+        asyncio.run(main(), loop_factory=lambda: qasync.QEventLoop(app))
+    finally:
+        store.close()
+    return 0
