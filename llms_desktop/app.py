@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from llms_desktop.errors import ConfigError
+from llms_desktop.providers.base import MODEL_ENV
 from llms_desktop.settings import Settings
 
 if TYPE_CHECKING:
@@ -14,8 +15,6 @@ if TYPE_CHECKING:
     from llms_desktop.providers.setup import ProviderSetup
     from llms_desktop.store import Store
     from llms_desktop.ui.stream_registry import StreamRegistry
-
-MODEL_ENV = "LLMS_DESKTOP_MODEL"
 
 
 @dataclass(frozen=True)

@@ -8,12 +8,10 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 from llms_desktop import errors
-from llms_desktop.providers.base import Provider, Timeouts
+from llms_desktop.providers.base import MODEL_ENV, Provider, Timeouts
 
 if TYPE_CHECKING:
     from llms_desktop.providers.registry import ProviderRegistry
-
-MODEL_ENV = "LLMS_DESKTOP_MODEL"
 
 
 @dataclass

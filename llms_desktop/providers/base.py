@@ -8,6 +8,9 @@ from typing import Protocol, runtime_checkable
 
 from llms_desktop.types import ChatRequest, Delta, ModelInfo
 
+# The model to use when none is chosen (CLI, window), before asking the provider for its list.
+MODEL_ENV = "LLMS_DESKTOP_MODEL"
+
 
 @dataclass(frozen=True)
 class Timeouts:

@@ -1,4 +1,4 @@
-"""Pick the provider connection and model from flags, then the environment, then defaults."""
+"""Pick an ad-hoc provider connection from flags, then the environment, then OpenAI."""
 
 from __future__ import annotations
 
@@ -8,8 +8,6 @@ from dataclasses import dataclass
 from llms_desktop import errors
 from llms_desktop.providers.base import Timeouts
 from llms_desktop.providers.openai_compat import DEFAULT_BASE_URL, OpenAICompatProvider
-
-MODEL_ENV = "LLMS_DESKTOP_MODEL"
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,16 +30,3 @@ def resolve_connection(base_url: str | None, api_key: str | None) -> Connection:
 def open_provider(connection: Connection, timeouts: Timeouts) -> OpenAICompatProvider:
     """An OpenAI-compatible provider for a resolved connection."""
     return OpenAICompatProvider(connection.base_url, connection.api_key, timeouts=timeouts)
-
-
-async def resolve_model(model: str | None, provider: OpenAICompatProvider) -> str:
-    """`--model`, else LLMS_DESKTOP_MODEL, else the first model the provider lists."""
-    chosen = model or os.environ.get(MODEL_ENV)
-    if chosen:
-        return chosen
-    models = await provider.list_models()
-    if not models:
-        raise errors.ConfigError(
-            f"{provider.base_url}/models lists no models; pass --model or set {MODEL_ENV}."
-        )
-    return models[0].id

@@ -62,7 +62,7 @@ class ChatDocument:
             live.code_count = 0
             committed, live.committed = live.committed, []
             if live.text_started and live.reasoning:
-                self._commit(live, self._reasoning_unit(live, live_now=False))
+                self._append(self._reasoning_unit(live, live_now=False))
             for markdown in committed:
                 self._commit_markdown(live, markdown)
             live.tail_start = self._end()
@@ -103,7 +103,7 @@ class ChatDocument:
             live.text_started = True
             self._remove_tail(live)
             if live.reasoning:
-                self._commit(live, self._reasoning_unit(live, live_now=False))
+                self._append(self._reasoning_unit(live, live_now=False))
             live.tail_start = self._end()
         if text:
             chunks = live.stream.feed(text)
@@ -125,7 +125,7 @@ class ChatDocument:
         self.flush()
         self._remove_tail(live)
         if live.reasoning and not live.text_started and final.reasoning:
-            self._commit(live, self._reasoning_unit(live, live_now=False))
+            self._append(self._reasoning_unit(live, live_now=False))
         rest = live.stream.finish()
         if rest:
             self._commit_markdown(live, rest)
@@ -179,9 +179,6 @@ class ChatDocument:
         live.code_count += codes
         self._append(unit)
         live.committed.append(markdown)
-
-    def _commit(self, live: _Live, unit: str) -> None:
-        self._append(unit)
 
     def _render_tail(self, live: _Live) -> None:
         self._remove_tail(live)
