@@ -2,15 +2,25 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field, replace
 
-from PySide6.QtGui import QTextBlockFormat, QTextCharFormat, QTextCursor, QTextDocument
+from PySide6.QtGui import QColor, QTextBlockFormat, QTextCharFormat, QTextCursor, QTextDocument
 
-from llms_desktop.markdown_stream import MarkdownStream, reference_definitions
-from llms_desktop.types import Message
-from llms_desktop.ui.message_html import SPACER, MessageHtml
+from llms_desktop.accumulate import Accumulator
+from llms_desktop.chunk_render import SPACER_STYLE, AnswerRender
+from llms_desktop.markdown_stream import Chunk, MarkdownStream, reference_definitions
+from llms_desktop.types import Message, ToolCallDelta
+from llms_desktop.ui.message_html import MessageHtml, with_spacer
 
 CURSOR_GLYPH = "▍"
+# Work per frame is bounded: text that arrives faster (a whole answer in one delta) is fed
+# in slices until this much time has gone, the rest at the next frame.
+FLUSH_BUDGET_S = 0.008
+FEED_SLICE = 16_384
+# An answer that ends with more than this not yet shown is rendered with the whole thread in
+# one pass (setHtml), which is faster than streaming it in.
+BIG_BACKLOG = 65_536
 
 
 @dataclass
@@ -18,12 +28,13 @@ class _Live:
     """An answer that is still streaming."""
 
     message: Message
+    render: AnswerRender
     stream: MarkdownStream = field(default_factory=MarkdownStream)
     pending_text: list[str] = field(default_factory=list)
     reasoning: list[str] = field(default_factory=list)
-    committed: list[str] = field(default_factory=list)  # units already in the document
-    code_count: int = 0
-    text_started: bool = False
+    calls: Accumulator = field(default_factory=Accumulator)  # its tool calls
+    committed: list[Chunk] = field(default_factory=list)  # chunks already in the document
+    started: bool = False  # text or a tool call arrived: the reasoning above is final
     tail_start: int = 0  # document position where the re-rendered tail begins
 
 
@@ -55,16 +66,15 @@ class ChatDocument:
         units: list[str] = []
         for message in self.messages:
             units.extend(self.builder.message_units(message, expanded=message.id in self.expanded))
-        self.document.setHtml("".join(SPACER + unit.strip() for unit in units))
+        self.document.setHtml("".join(with_spacer(unit) for unit in units))
         live = self._live
         if live is not None:
             self._append(self.builder.header(live.message))
-            live.code_count = 0
-            committed, live.committed = live.committed, []
-            if live.text_started and live.reasoning:
+            live.render = self.builder.answer(live.message)
+            if live.started and live.reasoning:
                 self._append(self._reasoning_unit(live, live_now=False))
-            for markdown in committed:
-                self._commit_markdown(live, markdown)
+            for chunk in live.committed:
+                self._append(live.render.unit(chunk))
             live.tail_start = self._end()
             self._render_tail(live)
 
@@ -74,9 +84,14 @@ class ChatDocument:
         """The id of the answer streaming into this document, if any."""
         return self._live.message.id if self._live else None
 
+    @property
+    def backlog(self) -> bool:
+        """Streamed text waits for a later flush (more arrived than one frame's budget)."""
+        return bool(self._live and self._live.pending_text)
+
     def begin_live(self, message: Message) -> None:
         """Start an answer: its header appears now, its text as it streams."""
-        live = _Live(message=message)
+        live = _Live(message=message, render=self.builder.answer(message))
         self._live = live
         self._append(self.builder.header(message))
         live.tail_start = self._end()
@@ -92,25 +107,44 @@ class ChatDocument:
         if self._live is not None and text:
             self._live.reasoning.append(text)
 
-    def flush(self) -> bool:
-        """Render what arrived since the last flush; returns whether anything changed."""
+    def add_tool_call(self, delta: ToolCallDelta) -> None:
+        """Queue a fragment of a tool call (its name, or more of its arguments)."""
+        if self._live is not None:
+            self._live.calls.add(delta)
+
+    def flush(self, budget: float | None = FLUSH_BUDGET_S) -> bool:
+        """Render what arrived since the last flush, for at most `budget` seconds of feeding
+        (None: all of it); returns whether anything changed."""
         live = self._live
         if live is None:
             return False
         text = "".join(live.pending_text)
         live.pending_text.clear()
-        if text and not live.text_started:
-            live.text_started = True
+        if (text or live.calls.tool_calls) and not live.started:
+            live.started = True
             self._remove_tail(live)
             if live.reasoning:
                 self._append(self._reasoning_unit(live, live_now=False))
             live.tail_start = self._end()
         if text:
-            chunks = live.stream.feed(text)
-            if chunks:
-                self._remove_tail(live)
-                for markdown in chunks:
-                    self._commit_markdown(live, markdown)
+            deadline = None if budget is None else time.perf_counter() + budget
+            position = 0
+            committed = False
+            while position < len(text):
+                piece = text[position : position + FEED_SLICE]
+                position += len(piece)
+                chunks = live.stream.feed(piece)
+                if chunks and not committed:
+                    self._remove_tail(live)
+                    committed = True
+                for chunk in chunks:
+                    self._append(live.render.unit(chunk))
+                    live.committed.append(chunk)
+                if deadline is not None and time.perf_counter() > deadline:
+                    break
+            if position < len(text):
+                live.pending_text.append(text[position:])
+            if committed:
                 live.tail_start = self._end()
         self._render_tail(live)
         return True
@@ -118,18 +152,19 @@ class ChatDocument:
     def end_live(self, final: Message) -> None:
         """The answer ended: render its last chunk and footer; it becomes a finished message."""
         live = self._live
-        if live is None:
+        if live is None or sum(map(len, live.pending_text)) > BIG_BACKLOG:
+            self._live = None
             self.messages.append(final)
             self.rebuild()
             return
-        self.flush()
+        self.flush(budget=None)
         self._remove_tail(live)
-        if live.reasoning and not live.text_started and final.reasoning:
+        if live.reasoning and not live.started and final.reasoning:
             self._append(self._reasoning_unit(live, live_now=False))
-        rest = live.stream.finish()
-        if rest:
-            self._commit_markdown(live, rest)
-        streamed = "".join(live.committed)
+        for chunk in live.stream.finish():
+            self._append(live.render.unit(chunk))
+            live.committed.append(chunk)
+        streamed = "".join(chunk.text for chunk in live.committed)
         if final.content != streamed or reference_definitions(final.content):
             # The store's final text differs from what streamed (a non-streamed answer, or a
             # provider correction): the stored message wins. Link references defined at the
@@ -138,6 +173,8 @@ class ChatDocument:
             self.messages.append(final)
             self.rebuild()
             return
+        if final.tool_calls:
+            self._append(self.builder.tool_calls(final, final.tool_calls, live=False))
         self._append(self.builder.footer(final))
         self._live = None
         self.messages.append(final)
@@ -165,7 +202,8 @@ class ChatDocument:
         live = self._live
         if live is None:
             return ""
-        return "".join(live.committed) + live.stream.tail + "".join(live.pending_text)
+        committed = "".join(chunk.text for chunk in live.committed)
+        return committed + live.stream.tail + "".join(live.pending_text)
 
     # Internals ------------------------------------------------------------------------------
     def _reasoning_unit(self, live: _Live, *, live_now: bool) -> str:
@@ -174,22 +212,19 @@ class ChatDocument:
             message, message.reasoning or "", expanded=message.id in self.expanded, live=live_now
         )
 
-    def _commit_markdown(self, live: _Live, markdown: str) -> None:
-        unit, codes = self.builder.chunk(live.message, markdown, live.code_count)
-        live.code_count += codes
-        self._append(unit)
-        live.committed.append(markdown)
-
     def _render_tail(self, live: _Live) -> None:
         self._remove_tail(live)
-        if live.text_started:
-            markdown = live.stream.tail + CURSOR_GLYPH
-            unit, _ = self.builder.chunk(live.message, markdown, live.code_count)
+        if live.started:
+            calls = live.calls.tool_call_dicts()
+            chunk = live.stream.tail_chunk()
+            if chunk is not None or not calls:
+                self._append(live.render.tail(chunk or Chunk(""), CURSOR_GLYPH))
+            if calls:
+                self._append(self.builder.tool_calls(live.message, calls, live=True))
         elif live.reasoning:
-            unit = self._reasoning_unit(live, live_now=True)
+            self._append(self._reasoning_unit(live, live_now=True))
         else:
-            unit = f"<p>{CURSOR_GLYPH}</p>"
-        self._append(unit)
+            self._append(f"<p>{CURSOR_GLYPH}</p>")
 
     def _remove_tail(self, live: _Live) -> None:
         if self._end() <= live.tail_start:
@@ -211,9 +246,16 @@ class ChatDocument:
     def _append(self, unit: str) -> None:
         cursor = QTextCursor(self.document)
         cursor.movePosition(QTextCursor.MoveOperation.End)
+        unit = with_spacer(unit)
         if not self.document.isEmpty():
             # A fresh block with plain formats: insertBlock() alone would inherit the
-            # previous block's format (a heading's size, a code block's font).
-            cursor.insertBlock(QTextBlockFormat(), QTextCharFormat())
-        # Trailing whitespace after the last tag would become a space in the last block.
-        cursor.insertHtml(SPACER + unit.strip())
+            # previous block's format (a heading's size, a code block's font). The unit's
+            # spacer merges into it and would lose its own block format: give it that.
+            block_format = QTextBlockFormat()
+            spacer = SPACER_STYLE.match(unit)
+            if spacer and spacer.group(1):
+                block_format.setBackground(QColor(spacer.group(1)))
+            if spacer and spacer.group(2):
+                block_format.setBottomMargin(int(spacer.group(2)))
+            cursor.insertBlock(block_format, QTextCharFormat())
+        cursor.insertHtml(unit)

@@ -9,7 +9,7 @@ from PySide6.QtGui import QDesktopServices, QFont, QGuiApplication
 from PySide6.QtWidgets import QTextBrowser, QWidget
 
 from llms_desktop.markdown_render import MarkdownRenderer
-from llms_desktop.types import Delta, Message, ReasoningDelta, TextDelta
+from llms_desktop.types import Delta, Message, ReasoningDelta, TextDelta, ToolCallDelta
 from llms_desktop.ui.chat_document import ChatDocument
 from llms_desktop.ui.message_html import COPY_LINK, REASONING_LINK, MessageHtml
 from llms_desktop.ui.theme import chat_colors
@@ -69,6 +69,8 @@ class ChatView(QTextBrowser):
             self.chat.add_text(delta.text)
         elif isinstance(delta, ReasoningDelta):
             self.chat.add_reasoning(delta.text)
+        elif isinstance(delta, ToolCallDelta):
+            self.chat.add_tool_call(delta)
         else:
             return
         if not self._frame.isActive():
@@ -128,6 +130,9 @@ class ChatView(QTextBrowser):
             if at_bottom:
                 self.scroll_to_bottom()
             self.rendered.emit()
+        if self.chat.backlog:
+            # More arrived than one frame may render: the rest at the next frames.
+            self._frame.start()
 
     def _on_anchor_clicked(self, url: QUrl) -> None:
         target = url.toString()
