@@ -4,35 +4,24 @@ from __future__ import annotations
 
 import html
 import re
-from dataclasses import dataclass
 
-from llms_desktop.code_highlight import LexState
+from llms_desktop.code_render import SPACER_START, SPACER_STYLE, CodeRender, OpenCode, code_spacer
 from llms_desktop.markdown_render import BlockLook, MarkdownRenderer
 from llms_desktop.markdown_stream import Chunk
+
+__all__ = ["SPACER", "SPACER_STYLE", "AnswerRender", "code_spacer", "column_widths", "with_spacer"]
 
 # Every unit of the chat document starts with a tiny paragraph: inserting HTML into a
 # QTextDocument merges the first block of the HTML into the current block and loses its
 # format; with a throw-away first block, an incremental document and a one-shot render come
 # out block-for-block the same. A later group of a code block gets one in the code's colour,
 # so the block reads as one.
-SPACER_START = '<p style="margin-top:0px;margin-bottom:0px;font-size:1px'
 SPACER = f'{SPACER_START}">&#8203;</p>'
-# A spacer's own background and bottom margin, if any (see code_spacer).
-SPACER_STYLE = re.compile(
-    re.escape(SPACER_START)
-    + r'(?:;background-color:(#[0-9a-fA-F]{6}))?(?:;margin-bottom:(\d+)px)?"'
-)
-# A token (a string, a comment) reaching this far back keeps no restart point: lexing would
-# otherwise start that far back for every group.
-MAX_LEX_BACK = 16_384
+# The live tail of a long table is shown in tables of this many rows (see TAIL_LINES).
+TAIL_ROWS = 4
 _THEAD = re.compile(r"<thead>.*?</thead>\n?", re.DOTALL)
 _CELL_SPLIT = re.compile(r"(?<!\\)\|")
-
-
-def code_spacer(background: str, bottom: int = 0) -> str:
-    """A spacer that belongs to a code block (its background colour)."""
-    margin = f";margin-bottom:{bottom}px" if bottom else ""
-    return f'{SPACER_START};background-color:{background}{margin}">&#8203;</p>'
+_ROW = re.compile(r"^ {0,3}\|")
 
 
 def with_spacer(unit: str) -> str:
@@ -41,20 +30,9 @@ def with_spacer(unit: str) -> str:
     return unit if unit.startswith(SPACER_START) else SPACER + unit
 
 
-@dataclass
-class _OpenCode:
-    """The fenced code block being rendered group by group."""
-
-    key: str  # its Copy link (and key in the codes registry)
-    label: str
-    state: LexState  # the lexer's state at `source`'s start
-    source: str = ""  # code from the restart point to the end of the committed groups
-    text: str = ""  # all its code so far, for Copy
-
-
 class AnswerRender:
-    """Turns an answer's chunks into HTML units: `unit()` for a finished chunk (in order),
-    `tail()` for the open tail (re-rendered each frame, changing nothing kept here).
+    """Turns an answer's chunks into HTML units: `units()` for a finished chunk (in order),
+    `tail()` for the open tail (re-rendered each frame; it only fills caches here).
 
     Code blocks are registered in `codes` under their Copy links (`{link_prefix}{n}`); a code
     block split in groups is registered whole.
@@ -73,26 +51,53 @@ class AnswerRender:
         self.codes = codes
         self.references = references
         self.code_count = 0
-        self._code: _OpenCode | None = None
+        self._code_render = CodeRender(renderer)
+        self._code: OpenCode | None = None
         self._widths: tuple[int, ...] = ()
 
     def unit(self, chunk: Chunk) -> str:
-        """HTML for a finished chunk."""
-        return self._render(chunk, commit=True, glyph="")
+        """HTML for a finished chunk (its pieces each after a spacer, as the document has them)."""
+        return "".join(with_spacer(unit) for unit in self.units(chunk))
 
-    def tail(self, chunk: Chunk, glyph: str) -> str:
-        """HTML for the open tail, `glyph` (the typing cursor) at its end."""
-        return self._render(chunk, commit=False, glyph=glyph)
-
-    def _render(self, chunk: Chunk, *, commit: bool, glyph: str) -> str:
+    def units(self, chunk: Chunk) -> list[str]:
+        """HTML for a finished chunk, in the pieces the tail showed it in (see `tail()`)."""
         if chunk.kind == "code":
-            return self._render_code(chunk, commit=commit, glyph=glyph)
+            code = self._code_for(chunk, commit=True)
+            units = self._code_render.units(code, chunk)
+            self.codes[code.key] = code.text
+            if chunk.last:
+                self._code = None
+            return units
         if chunk.kind == "long":
-            top = "" if chunk.first else "margin-top:0px;"
-            bottom = "" if chunk.last else "margin-bottom:0px"
-            style = f' style="{top}{bottom}"' if top or bottom else ""
-            return f"<p{style}>{html.escape(chunk.text.rstrip(chr(10)))}{glyph}</p>"
-        return self._render_markdown(chunk, commit=commit, glyph=glyph)
+            return [_long_piece(chunk, "")]
+        if _table_rows(chunk):
+            return self._table(chunk, "")
+        return [self._render_markdown(chunk, commit=True, glyph="")]
+
+    def tail(self, chunk: Chunk, glyph: str) -> list[str]:
+        """HTML units for the open tail, `glyph` (the typing cursor) at its end.
+
+        Code and table rows come in small pieces; a frame re-inserts only the pieces that
+        changed since the last one, and a committed group whose pieces equal the tail's stays.
+        """
+        if chunk.kind == "code":
+            code = self._code_for(chunk, commit=False)
+            self.codes[code.key] = code.text + chunk.code
+            return self._code_render.tail(code, chunk, glyph)
+        if chunk.kind == "long":
+            return [_long_piece(chunk, glyph)]
+        if _table_rows(chunk):
+            return self._table(chunk, glyph)
+        return [self._render_markdown(chunk, commit=False, glyph=glyph)]
+
+    def _code_for(self, chunk: Chunk, *, commit: bool) -> OpenCode:
+        code = self._code
+        if chunk.first or code is None:
+            code = self._code_render.open(chunk, f"{self.link_prefix}{self.code_count}")
+            if commit:
+                self._code = code
+                self.code_count += 1
+        return code
 
     def _render_markdown(self, chunk: Chunk, *, commit: bool, glyph: str) -> str:
         markdown = chunk.head + chunk.text + glyph
@@ -100,14 +105,7 @@ class AnswerRender:
             markdown = f"{markdown.rstrip()}\n\n{self.references}\n"
         look = None
         if chunk.block:
-            if chunk.block == "table":
-                widths = self._widths if not chunk.first else ()
-                if not widths:
-                    widths = column_widths(chunk.head + chunk.text)
-                if commit and chunk.first:
-                    self._widths = widths
-            else:
-                widths = ()
+            widths = self._table_widths(chunk, commit=commit) if chunk.block == "table" else ()
             look = BlockLook(
                 widths=widths,
                 list_start=chunk.start,
@@ -128,60 +126,45 @@ class AnswerRender:
             body = _THEAD.sub("", body, count=1)
         return body
 
-    def _render_code(self, chunk: Chunk, *, commit: bool, glyph: str) -> str:
-        code = self._code
-        if chunk.first or code is None:
-            words = chunk.info.split()
-            language = words[0] if words else ""
-            code = _OpenCode(
-                key=f"{self.link_prefix}{self.code_count}",
-                label=language or "code",
-                state=self.renderer.highlighter.start(language),
-            )
-            if commit:
-                self._code = code
-                self.code_count += 1
-        if chunk.plain:
-            lines = [html.escape(chunk.code.rstrip("\r\n"))]
-            if commit:
-                # The lexer picks up after the piece as if at a fresh line.
-                code.source = ""
-        elif not chunk.code:
-            lines = []
-        else:
-            source = code.source
-            begin, end = len(source), len(source) + len(chunk.code)
-            text = source + chunk.code + chunk.lookahead
-            lines, restart, state = self.renderer.highlighter.window(code.state, text, begin, end)
-            if commit:
-                consumed = source + chunk.code
-                if len(consumed) - restart > MAX_LEX_BACK:
-                    restart = len(consumed)
-                code.source = consumed[restart:]
-                code.state = state
-        if glyph:
-            if chunk.code.endswith("\n") or not lines:
-                lines.append(glyph)
-            else:
-                lines[-1] += glyph
-        if commit:
-            code.text += chunk.code
-            self.codes[code.key] = code.text
-            if chunk.last:
-                self._code = None
-        else:
-            self.codes[code.key] = code.text + chunk.code
-        background = self.renderer.palette.background
-        if not chunk.first and not lines:
-            # Only the closing fence line: the block ends, no empty line. (An empty <pre>
-            # vanishes in setHtml but not in insertHtml.)
-            return code_spacer(background, 6 if chunk.last else 0)
-        block = self.renderer.code_block(
-            lines, label=code.label, link=code.key, first=chunk.first, last=chunk.last
-        )
-        if chunk.first:
-            return block
-        return code_spacer(background) + block
+    def _table_widths(self, chunk: Chunk, *, commit: bool) -> tuple[int, ...]:
+        widths = self._widths if not chunk.first else ()
+        if not widths:
+            widths = column_widths(chunk.head + chunk.text)
+        if commit and chunk.first:
+            self._widths = widths
+        return widths
+
+    def _table(self, chunk: Chunk, glyph: str) -> list[str]:
+        """A later group of a long table's rows, in tables of TAIL_ROWS rows that line up (each
+        row is rendered once: rows are cached)."""
+        widths = self._table_widths(chunk, commit=False)
+        lines = chunk.text.splitlines(keepends=True)
+        partial = lines.pop() if not lines[-1].endswith("\n") else ""
+        rows = [self.renderer.table_row(chunk.head, line.rstrip("\n"), widths) for line in lines]
+        tables = [
+            self.renderer.table_open(widths) + "".join(rows[start : start + TAIL_ROWS]) + "</table>"
+            for start in range(0, len(rows), TAIL_ROWS)
+        ]
+        if partial:
+            # The unfinished row is a table of its own: a frame re-inserts only that row.
+            row = self.renderer.table_row(chunk.head, partial + glyph, widths, keep=False)
+            tables.append(self.renderer.table_open(widths) + row + "</table>")
+        return tables
+
+
+def _long_piece(chunk: Chunk, glyph: str) -> str:
+    """A piece of a very long line, as plain text."""
+    top = "" if chunk.first else "margin-top:0px;"
+    bottom = "" if chunk.last else "margin-bottom:0px"
+    style = f' style="{top}{bottom}"' if top or bottom else ""
+    return f"<p{style}>{html.escape(chunk.text.rstrip(chr(10)))}{glyph}</p>"
+
+
+def _table_rows(chunk: Chunk) -> bool:
+    """A later group of a long table that is rows only (no other block joined it)."""
+    return bool(
+        chunk.head and chunk.text and all(_ROW.match(line) for line in chunk.text.splitlines())
+    )
 
 
 def column_widths(table: str) -> tuple[int, ...]:

@@ -56,6 +56,7 @@ class BlockLook:
 
 
 Rule = Callable[..., str]
+ROWS_KEPT = 256  # rendered table rows kept (a bound, not a growing cache)
 _LIST_OPEN = re.compile(r"^<(ul|ol)((?: start=\"\d+\")?)>")
 
 
@@ -78,6 +79,7 @@ class MarkdownRenderer:
         self._palette = palette
         self._md: MarkdownIt | None = None
         self.highlighter = CodeHighlighter(palette.pygments_style)
+        self._rows: dict[tuple[str, str, tuple[int, ...]], str] = {}
 
     @property
     def palette(self) -> CodePalette:
@@ -87,6 +89,7 @@ class MarkdownRenderer:
     def palette(self, palette: CodePalette) -> None:
         self._palette = palette
         self.highlighter = CodeHighlighter(palette.pygments_style)
+        self._rows.clear()
 
     def render(
         self,
@@ -110,6 +113,32 @@ class MarkdownRenderer:
         ):
             body = _join_list(body, look)
         return Rendered(body, env["codes"])
+
+    def table_open(self, widths: tuple[int, ...] = ()) -> str:
+        """The opening tag of a table (fixed width when its columns have fixed widths)."""
+        width = ' width="100%"' if widths else ""
+        return (
+            f'<table border="1" cellspacing="0" cellpadding="4"{width} '
+            f'style="border-collapse:collapse;border-color:{self.palette.border}">\n'
+        )
+
+    def table_row(self, head: str, row: str, widths: tuple[int, ...], *, keep: bool = True) -> str:
+        """One body row of a table whose header and delimiter rows are `head`, as <tr>...</tr>.
+
+        A long table's rows are rendered one at a time, each once (the last few are kept), so
+        the rows of its live tail cost nothing more per frame.
+        """
+        key = (head, row, widths)
+        cached = self._rows.get(key)
+        if cached is None:
+            body = self.render(head + row + "\n", look=BlockLook(widths=widths)).html
+            start, end = body.find("<tbody>\n"), body.find("</tbody>")
+            cached = body[start + len("<tbody>\n") : end] if 0 <= start < end else ""
+            if keep:
+                if len(self._rows) >= ROWS_KEPT:
+                    self._rows.clear()
+                self._rows[key] = cached
+        return cached
 
     def code_block(
         self, lines: list[str], *, label: str, link: str, first: bool, last: bool
@@ -198,14 +227,9 @@ class MarkdownRenderer:
         options: OptionsDict,
         env: EnvType,
     ) -> str:
-        color = self.palette.border
         env["tables"] += 1
         # Groups of one long table share fixed column widths (the first table of the chunk).
-        width = ' width="100%"' if env["widths"] and env["tables"] == 1 else ""
-        return (
-            f'<table border="1" cellspacing="0" cellpadding="4"{width} '
-            f'style="border-collapse:collapse;border-color:{color}">\n'
-        )
+        return self.table_open(env["widths"] if env["tables"] == 1 else ())
 
     def _render_row_open(
         self,

@@ -36,6 +36,8 @@ class _Live:
     committed: list[Chunk] = field(default_factory=list)  # chunks already in the document
     started: bool = False  # text or a tool call arrived: the reasoning above is final
     tail_start: int = 0  # document position where the re-rendered tail begins
+    tail_units: list[str] = field(default_factory=list)  # the tail's units in the document
+    tail_starts: list[int] = field(default_factory=list)  # and where each begins
 
 
 class ChatDocument:
@@ -69,12 +71,15 @@ class ChatDocument:
         self.document.setHtml("".join(with_spacer(unit) for unit in units))
         live = self._live
         if live is not None:
+            live.tail_units.clear()
+            live.tail_starts.clear()
             self._append(self.builder.header(live.message))
             live.render = self.builder.answer(live.message)
             if live.started and live.reasoning:
                 self._append(self._reasoning_unit(live, live_now=False))
             for chunk in live.committed:
-                self._append(live.render.unit(chunk))
+                for unit in live.render.units(chunk):
+                    self._append(unit)
             live.tail_start = self._end()
             self._render_tail(live)
 
@@ -129,23 +134,15 @@ class ChatDocument:
         if text:
             deadline = None if budget is None else time.perf_counter() + budget
             position = 0
-            committed = False
             while position < len(text):
                 piece = text[position : position + FEED_SLICE]
                 position += len(piece)
-                chunks = live.stream.feed(piece)
-                if chunks and not committed:
-                    self._remove_tail(live)
-                    committed = True
-                for chunk in chunks:
-                    self._append(live.render.unit(chunk))
-                    live.committed.append(chunk)
+                for chunk in live.stream.feed(piece):
+                    self._commit(live, chunk)
                 if deadline is not None and time.perf_counter() > deadline:
                     break
             if position < len(text):
                 live.pending_text.append(text[position:])
-            if committed:
-                live.tail_start = self._end()
         self._render_tail(live)
         return True
 
@@ -158,12 +155,13 @@ class ChatDocument:
             self.rebuild()
             return
         self.flush(budget=None)
-        self._remove_tail(live)
         if live.reasoning and not live.started and final.reasoning:
+            self._remove_tail(live)
             self._append(self._reasoning_unit(live, live_now=False))
+            live.tail_start = self._end()
         for chunk in live.stream.finish():
-            self._append(live.render.unit(chunk))
-            live.committed.append(chunk)
+            self._commit(live, chunk)
+        self._remove_tail(live)
         streamed = "".join(chunk.text for chunk in live.committed)
         if final.content != streamed or reference_definitions(final.content):
             # The store's final text differs from what streamed (a non-streamed answer, or a
@@ -212,29 +210,73 @@ class ChatDocument:
             message, message.reasoning or "", expanded=message.id in self.expanded, live=live_now
         )
 
+    def _commit(self, live: _Live, chunk: Chunk) -> None:
+        """A chunk is finished: its units go in for good where the tail was. Those the tail
+        already shows exactly (code lines, table rows) stay; only the rest is inserted."""
+        units = live.render.units(chunk)
+        same = 0
+        for shown, unit in zip(live.tail_units, units, strict=False):
+            if shown != unit:
+                break
+            same += 1
+        if same == len(units) and same < len(live.tail_units):
+            live.tail_start = live.tail_starts[same]
+            del live.tail_units[:same], live.tail_starts[:same]
+        else:
+            if same < len(live.tail_starts):
+                self._remove_from(live.tail_starts[same] if same else live.tail_start)
+            live.tail_units.clear()
+            live.tail_starts.clear()
+            for unit in units[same:]:
+                self._append(unit)
+            live.tail_start = self._end()
+        live.committed.append(chunk)
+
     def _render_tail(self, live: _Live) -> None:
-        self._remove_tail(live)
+        """Show the tail; units that did not change since the last frame stay as they are."""
+        units: list[str] = []
         if live.started:
             calls = live.calls.tool_call_dicts()
             chunk = live.stream.tail_chunk()
             if chunk is not None or not calls:
-                self._append(live.render.tail(chunk or Chunk(""), CURSOR_GLYPH))
+                units.extend(live.render.tail(chunk or Chunk(""), CURSOR_GLYPH))
             if calls:
-                self._append(self.builder.tool_calls(live.message, calls, live=True))
+                units.append(self.builder.tool_calls(live.message, calls, live=True))
         elif live.reasoning:
-            self._append(self._reasoning_unit(live, live_now=True))
+            units.append(self._reasoning_unit(live, live_now=True))
         else:
-            self._append(f"<p>{CURSOR_GLYPH}</p>")
+            units.append(f"<p>{CURSOR_GLYPH}</p>")
+        kept = 0
+        for old, new in zip(live.tail_units, units, strict=False):
+            if old != new:
+                break
+            kept += 1
+        if kept == len(units) == len(live.tail_units):
+            return
+        if kept < len(live.tail_units):
+            self._remove_from(live.tail_starts[kept])
+        else:
+            self._remove_from(self._end())
+        del live.tail_units[kept:], live.tail_starts[kept:]
+        for unit in units[kept:]:
+            live.tail_starts.append(self._end())
+            live.tail_units.append(unit)
+            self._append(unit)
 
     def _remove_tail(self, live: _Live) -> None:
-        if self._end() <= live.tail_start:
+        self._remove_from(live.tail_start)
+        live.tail_units.clear()
+        live.tail_starts.clear()
+
+    def _remove_from(self, position: int) -> None:
+        if self._end() <= position:
             return
         # Deleting from the end of a block through the next ones can hand the surviving block
         # the format of a deleted one (seen after tables): put its own format back.
-        block = self.document.findBlock(live.tail_start)
+        block = self.document.findBlock(position)
         block_format, char_format = block.blockFormat(), block.charFormat()
         cursor = QTextCursor(self.document)
-        cursor.setPosition(live.tail_start)
+        cursor.setPosition(position)
         cursor.movePosition(QTextCursor.MoveOperation.End, QTextCursor.MoveMode.KeepAnchor)
         cursor.removeSelectedText()
         cursor.setBlockFormat(block_format)

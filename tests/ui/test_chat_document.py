@@ -10,7 +10,7 @@ from PySide6.QtGui import QTextDocument
 
 from llms_desktop.markdown_render import MarkdownRenderer
 from llms_desktop.types import Message
-from llms_desktop.ui.chat_document import ChatDocument
+from llms_desktop.ui.chat_document import CURSOR_GLYPH, ChatDocument
 from llms_desktop.ui.message_html import MessageHtml
 from llms_desktop.ui.theme import LIGHT_CHAT
 
@@ -247,13 +247,25 @@ def stream_randomly(content: str, seed: int) -> ChatDocument:
     return doc
 
 
-@pytest.mark.parametrize("seed", [1, 2, 3])
+def stream_by_lines(content: str, lines_per_flush: int) -> ChatDocument:
+    doc = make_doc()
+    doc.begin_live(message("", status="streaming"))
+    for number, line in enumerate(content.splitlines(keepends=True)):
+        doc.add_text(line)
+        if number % lines_per_flush == 0:
+            doc.flush()
+    doc.end_live(message(content))
+    return doc
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3, -1, -3, -5])
 def test_long_fences_tables_and_lists_streamed_at_random_splits_equal_one_shot(
     qapp: object, seed: int
 ) -> None:
     one_shot = make_doc()
     one_shot.show([message(BIG)])
-    streamed = stream_randomly(BIG, seed)
+    # Negative seeds: whole lines at a time, so the tail often ends at a line end.
+    streamed = stream_randomly(BIG, seed) if seed > 0 else stream_by_lines(BIG, -seed)
     assert dump(streamed.document) == dump(one_shot.document)
     assert fragments(streamed.document) == fragments(one_shot.document)
     assert streamed.builder.codes == one_shot.builder.codes
@@ -298,3 +310,28 @@ def test_a_huge_line_is_shown_in_pieces_and_copied_exactly(qapp: object) -> None
     one_shot = make_doc()
     one_shot.show([message(content)])
     assert dump(doc.document) == dump(one_shot.document)
+
+
+def shown_text(document: QTextDocument) -> list[str]:
+    """The non-empty lines on screen, spacers and the typing cursor left out."""
+    text = document.toPlainText().replace(CURSOR_GLYPH, "").replace("\u200b", "")
+    return [line for line in text.split("\n") if line.strip()]
+
+
+def test_every_frame_shows_what_a_one_shot_render_of_the_text_so_far_shows(qapp: object) -> None:
+    rnd = random.Random(5)
+    content = BIG[:30_000]
+    doc = make_doc()
+    doc.begin_live(message("", status="streaming", completion_tokens=None))
+    position = checks = 0
+    while position < len(content):
+        size = rnd.choice([1, 5, 40, 300])
+        doc.add_text(content[position : position + size])
+        position += size
+        if rnd.random() < 0.15:
+            doc.flush(budget=None)
+            so_far = make_doc()
+            so_far.show([message(content[:position], status="streaming")])
+            assert shown_text(doc.document) == shown_text(so_far.document), position
+            checks += 1
+    assert checks > 20
