@@ -18,7 +18,7 @@ __all__ = ["SPACER", "SPACER_STYLE", "AnswerRender", "code_spacer", "column_widt
 # so the block reads as one.
 SPACER = f'{SPACER_START}">&#8203;</p>'
 # The live tail of a long table is shown in tables of this many rows (see TAIL_LINES).
-TAIL_ROWS = 4
+TAIL_ROWS = 8
 _THEAD = re.compile(r"<thead>.*?</thead>\n?", re.DOTALL)
 _CELL_SPLIT = re.compile(r"(?<!\\)\|")
 _ROW = re.compile(r"^ {0,3}\|")
@@ -140,16 +140,20 @@ class AnswerRender:
         widths = self._table_widths(chunk, commit=False)
         lines = chunk.text.splitlines(keepends=True)
         partial = lines.pop() if not lines[-1].endswith("\n") else ""
-        rows = [self.renderer.table_row(chunk.head, line.rstrip("\n"), widths) for line in lines]
+        rows = [
+            self.renderer.table_row(chunk.head, line.rstrip("\n"), widths)
+            for line in lines
+            if line.strip()
+        ]
         tables = [
-            self.renderer.table_open(widths) + "".join(rows[start : start + TAIL_ROWS]) + "</table>"
+            self.renderer.table_open(widths) + "".join(rows[start : start + TAIL_ROWS])
             for start in range(0, len(rows), TAIL_ROWS)
         ]
         if partial:
             # The unfinished row is a table of its own: a frame re-inserts only that row.
             row = self.renderer.table_row(chunk.head, partial + glyph, widths, keep=False)
-            tables.append(self.renderer.table_open(widths) + row + "</table>")
-        return tables
+            tables.append(self.renderer.table_open(widths) + row)
+        return [table + "</table>" for table in tables]
 
 
 def _long_piece(chunk: Chunk, glyph: str) -> str:
@@ -161,10 +165,9 @@ def _long_piece(chunk: Chunk, glyph: str) -> str:
 
 
 def _table_rows(chunk: Chunk) -> bool:
-    """A later group of a long table that is rows only (no other block joined it)."""
-    return bool(
-        chunk.head and chunk.text and all(_ROW.match(line) for line in chunk.text.splitlines())
-    )
+    """A later group of a long table that is rows only (blank lines at its end aside)."""
+    rows = chunk.text.rstrip("\n").splitlines()
+    return bool(chunk.head and rows and all(_ROW.match(line) for line in rows))
 
 
 def column_widths(table: str) -> tuple[int, ...]:

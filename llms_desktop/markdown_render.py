@@ -6,6 +6,7 @@ import html
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 from llms_desktop.code_highlight import CodeHighlighter
@@ -117,9 +118,11 @@ class MarkdownRenderer:
     def table_open(self, widths: tuple[int, ...] = ()) -> str:
         """The opening tag of a table (fixed width when its columns have fixed widths)."""
         width = ' width="100%"' if widths else ""
+        # No border-collapse: Qt paints collapsed borders about three times slower, and a
+        # long table fills the window with them.
         return (
             f'<table border="1" cellspacing="0" cellpadding="4"{width} '
-            f'style="border-collapse:collapse;border-color:{self.palette.border}">\n'
+            f'style="border-color:{self.palette.border}">\n'
         )
 
     def table_row(self, head: str, row: str, widths: tuple[int, ...], *, keep: bool = True) -> str:
@@ -131,9 +134,25 @@ class MarkdownRenderer:
         key = (head, row, widths)
         cached = self._rows.get(key)
         if cached is None:
-            body = self.render(head + row + "\n", look=BlockLook(widths=widths)).html
-            start, end = body.find("<tbody>\n"), body.find("</tbody>")
-            cached = body[start + len("<tbody>\n") : end] if 0 <= start < end else ""
+            # As markdown-it's table rule reads a body row: cells split at unescaped pipes,
+            # as many as the header has, aligned as the delimiter row says.
+            from markdown_it.rules_block.table import escapedSplit
+
+            md = self._markdown()
+            cells = escapedSplit(row.strip())
+            if cells and cells[0] == "":
+                cells.pop(0)
+            if cells and cells[-1] == "":
+                cells.pop()
+            parts = ["<tr>\n"]
+            for column, align in enumerate(_alignments(head)):
+                content = cells[column].strip() if column < len(cells) else ""
+                attr = f' align="{align}"' if align else ""
+                if column < len(widths):
+                    attr += f' width="{widths[column]}%"'
+                parts.append(f"<td{attr}>{md.renderInline(content)}</td>\n")
+            parts.append("</tr>\n")
+            cached = "".join(parts)
             if keep:
                 if len(self._rows) >= ROWS_KEPT:
                     self._rows.clear()
@@ -258,6 +277,23 @@ class MarkdownRenderer:
         if widths and env["tables"] == 1 and column < len(widths):
             attr += f' width="{widths[column]}%"'
         return f"<{token.tag}{attr}>"
+
+
+@lru_cache(maxsize=16)
+def _alignments(head: str) -> tuple[str, ...]:
+    """Each column's alignment from a table's delimiter row (the second line of `head`)."""
+    lines = head.splitlines()
+    delimiter = lines[1].strip() if len(lines) > 1 else ""
+    aligns = []
+    for number, column in enumerate(delimiter.split("|")):
+        cell = column.strip()
+        if not cell and number in (0, delimiter.count("|")):
+            continue
+        if cell.endswith(":"):
+            aligns.append("center" if cell.startswith(":") else "right")
+        else:
+            aligns.append("left" if cell.startswith(":") else "")
+    return tuple(aligns)
 
 
 def _join_list(body: str, look: BlockLook) -> str:

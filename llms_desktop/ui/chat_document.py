@@ -123,6 +123,16 @@ class ChatDocument:
         live = self._live
         if live is None:
             return False
+        # One edit block: the layout and the view hear of the frame's changes once.
+        cursor = QTextCursor(self.document)
+        cursor.beginEditBlock()
+        try:
+            self._flush(live, budget)
+        finally:
+            cursor.endEditBlock()
+        return True
+
+    def _flush(self, live: _Live, budget: float | None) -> None:
         text = "".join(live.pending_text)
         live.pending_text.clear()
         if (text or live.calls.tool_calls) and not live.started:
@@ -144,7 +154,6 @@ class ChatDocument:
             if position < len(text):
                 live.pending_text.append(text[position:])
         self._render_tail(live)
-        return True
 
     def end_live(self, final: Message) -> None:
         """The answer ended: render its last chunk and footer; it becomes a finished message."""
