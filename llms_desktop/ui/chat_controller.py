@@ -17,7 +17,7 @@ from llms_desktop.providers.setup import ProviderSetup
 from llms_desktop.session import ChatSession
 from llms_desktop.settings import Settings
 from llms_desktop.store import Store
-from llms_desktop.types import Delta, Message, ReasoningDelta, TextDelta, Thread
+from llms_desktop.types import Delta, Message, ReasoningDelta, TextDelta, Thread, ToolCallDelta
 from llms_desktop.ui.chat_view import ChatView
 from llms_desktop.ui.composer import Composer
 from llms_desktop.ui.error_banner import ErrorBanner
@@ -257,6 +257,9 @@ class ChatController(QObject):
             text = streamer.accumulated.text
             if text:
                 view.add_delta(TextDelta(text))
+            for index, call in enumerate(streamer.accumulated.tool_call_dicts()):
+                fn = call["function"]
+                view.add_delta(ToolCallDelta(index, call["id"], fn["name"], fn["arguments"]))
             loop_now = asyncio.get_event_loop().time()
             started = streamer.started_at or loop_now
             first = streamer.first_delta_at

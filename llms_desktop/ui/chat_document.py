@@ -16,11 +16,11 @@ from llms_desktop.ui.message_html import MessageHtml, with_spacer
 CURSOR_GLYPH = "▍"
 # Work per frame is bounded: text that arrives faster (a whole answer in one delta) is fed
 # in slices until this much time has gone, the rest at the next frame.
-FLUSH_BUDGET_S = 0.008
-FEED_SLICE = 16_384
-# An answer that ends with more than this not yet shown is rendered with the whole thread in
-# one pass (setHtml), which is faster than streaming it in.
-BIG_BACKLOG = 65_536
+FLUSH_BUDGET_S = 0.005
+FEED_SLICE = 4_096
+# An answer that ends with more than this not yet shown goes on being shown frame by frame
+# (a whole answer can arrive in one delta): it ends when all of it is in.
+BIG_BACKLOG = 16_384
 
 
 @dataclass
@@ -36,6 +36,7 @@ class _Live:
     committed: list[Chunk] = field(default_factory=list)  # chunks already in the document
     started: bool = False  # text or a tool call arrived: the reasoning above is final
     tail_start: int = 0  # document position where the re-rendered tail begins
+    final: Message | None = None  # the answer ended; its text is still being shown
     tail_units: list[str] = field(default_factory=list)  # the tail's units in the document
     tail_starts: list[int] = field(default_factory=list)  # and where each begins
 
@@ -96,6 +97,7 @@ class ChatDocument:
 
     def begin_live(self, message: Message) -> None:
         """Start an answer: its header appears now, its text as it streams."""
+        self.finish_now()
         live = _Live(message=message, render=self.builder.answer(message))
         self._live = live
         self._append(self.builder.header(message))
@@ -130,6 +132,8 @@ class ChatDocument:
             self._flush(live, budget)
         finally:
             cursor.endEditBlock()
+        if live.final is not None and not live.pending_text:
+            self._finish(live, live.final)
         return True
 
     def _flush(self, live: _Live, budget: float | None) -> None:
@@ -156,14 +160,26 @@ class ChatDocument:
         self._render_tail(live)
 
     def end_live(self, final: Message) -> None:
-        """The answer ended: render its last chunk and footer; it becomes a finished message."""
+        """The answer ended: render its last chunk and footer; it becomes a finished message.
+
+        If much of its text is not shown yet, that goes on at the next flushes (`backlog`).
+        """
         live = self._live
-        if live is None or sum(map(len, live.pending_text)) > BIG_BACKLOG:
-            self._live = None
+        if live is None:
             self.messages.append(final)
             self.rebuild()
             return
-        self.flush(budget=None)
+        live.final = final
+        if sum(map(len, live.pending_text)) <= BIG_BACKLOG:
+            self.flush(budget=None)
+
+    def finish_now(self) -> None:
+        """Show at once the rest of an answer that has ended (before anything else changes)."""
+        live = self._live
+        if live is not None and live.final is not None:
+            self.flush(budget=None)
+
+    def _finish(self, live: _Live, final: Message) -> None:
         if live.reasoning and not live.started and final.reasoning:
             self._remove_tail(live)
             self._append(self._reasoning_unit(live, live_now=False))
@@ -171,23 +187,22 @@ class ChatDocument:
         for chunk in live.stream.finish():
             self._commit(live, chunk)
         self._remove_tail(live)
+        self._live = None
+        self.messages.append(final)
         streamed = "".join(chunk.text for chunk in live.committed)
         if final.content != streamed or reference_definitions(final.content):
             # The store's final text differs from what streamed (a non-streamed answer, or a
             # provider correction): the stored message wins. Link references defined at the
             # end only resolve in chunks rendered knowing them: render the answer again.
-            self._live = None
-            self.messages.append(final)
             self.rebuild()
             return
         if final.tool_calls:
             self._append(self.builder.tool_calls(final, final.tool_calls, live=False))
         self._append(self.builder.footer(final))
-        self._live = None
-        self.messages.append(final)
 
     def append_message(self, message: Message) -> None:
         """Add a finished message at the end (no answer may be streaming)."""
+        self.finish_now()
         if self._live is not None:
             raise RuntimeError("cannot append a message while an answer streams")
         self.messages.append(message)
@@ -196,6 +211,7 @@ class ChatDocument:
 
     def replace_message(self, message: Message) -> None:
         """Swap in a newer version of a finished message (e.g. its status changed)."""
+        self.finish_now()
         self.messages = [message if m.id == message.id else m for m in self.messages]
         self.rebuild()
 

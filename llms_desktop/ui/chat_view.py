@@ -82,6 +82,10 @@ class ChatView(QTextBrowser):
         at_bottom = self.is_at_bottom()
         if self.chat.live_message_id == message.id:
             self.chat.end_live(message)
+            if self.chat.backlog:
+                # Much of it arrived at the end (a whole answer in one delta): it goes on
+                # showing frame by frame, the window responsive meanwhile.
+                self._frame.start()
         elif any(m.id == message.id for m in self.chat.messages):
             self.chat.replace_message(message)
         else:

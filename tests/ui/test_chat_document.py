@@ -244,6 +244,8 @@ def stream_randomly(content: str, seed: int) -> ChatDocument:
         if rnd.random() < 0.3:
             doc.flush()
     doc.end_live(message(content))
+    while doc.backlog:
+        doc.flush()
     return doc
 
 
