@@ -7,12 +7,13 @@ import contextlib
 import dataclasses
 import time
 import uuid
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, Protocol
 
 from llms_desktop.accumulate import Accumulator
 from llms_desktop.errors import ConfigError, LlmsDesktopError, StoreError
 from llms_desktop.providers.base import Provider
+from llms_desktop.turns import Turn
 from llms_desktop.types import (
     ChatMessage,
     ChatRequest,
@@ -36,7 +37,6 @@ DEFAULT_CHECKPOINT_INTERVAL = 0.2
 # A checkpoint waits this long at most for a lock held elsewhere, then is retried later: better
 # than stalling the stream (and a UI sharing the loop) for the whole busy timeout.
 CHECKPOINT_LOCK_WAIT = 0.1
-TITLE_LENGTH = 60
 
 
 class SessionListener(Protocol):
@@ -90,48 +90,28 @@ class ChatSession:
         self.checkpoint_interval = checkpoint_interval
         self.clock = clock
 
-    async def run(
-        self,
-        *,
-        thread_id: str | None,
-        user_text: str | None,
-        model: str,
-        provider_id: str,
-        system_prompt: str | None = None,
-        params: Mapping[str, Any] | None = None,
-        stream: bool = True,
-        listener: SessionListener | None = None,
-    ) -> Message:
-        """Send `user_text` (None: answer the thread's last user message again); return the answer.
+    async def run(self, turn: Turn, listener: SessionListener | None = None) -> Message:
+        """Carry out `turn` (see turns.plan_*): save, stream `turn.request`, save; the answer.
 
-        With `thread_id` None a new thread is created, titled from `user_text`. Otherwise the
-        thread's history goes with the request; `system_prompt` and `params` given here replace
-        the thread's, and None keeps them. Raises the provider's error (after saving the partial
-        answer with status `error`), CancelledError (status `cancelled`), or StoreError.
+        Raises the provider's error (after saving the partial answer with status `error`),
+        CancelledError (status `cancelled`), or StoreError.
         """
         listener = listener or _NoListener()
-        if user_text is not None and not user_text.strip():
-            raise ConfigError("The message is empty.")
-        thread, history = self._load(
-            thread_id, user_text, model, provider_id, system_prompt, params
-        )
+        thread = self._thread(turn)
         user_message = None
-        if user_text is not None:
-            user_message = self._add(thread, "user", user_text, "complete", model, provider_id)
-            history.append(ChatMessage("user", user_text))
-        answer = _Answer(
-            self._add(thread, "assistant", "", "streaming", model, provider_id),
-            self.store,
-            self.checkpoint_interval,
-            self.clock,
-        )
+        parent_id = turn.parent_id
+        if turn.user_text is not None:
+            user_message = self._add(thread, "user", turn.user_text, "streaming", turn, parent_id)
+            parent_id = user_message.id
+        if turn.continue_id is not None:
+            answer_message = self._reopen(turn.continue_id)
+        else:
+            answer_message = self._add(thread, "assistant", "", "streaming", turn, parent_id)
+        answer = _Answer(answer_message, self.store, self.checkpoint_interval, self.clock)
         listener.on_started(thread, user_message, answer.message)
-        request = ChatRequest(
-            model=model, messages=tuple(history), stream=stream, params=dict(thread.params)
-        )
-        answer.start(request)
+        answer.start(turn.request)
         try:
-            async with contextlib.aclosing(self.provider.stream(request)) as deltas:
+            async with contextlib.aclosing(self.provider.stream(turn.request)) as deltas:
                 async for delta in deltas:
                     answer.add(delta)
                     listener.on_delta(delta)
@@ -150,59 +130,31 @@ class ChatSession:
             raise failure
         return message
 
-    def _load(
-        self,
-        thread_id: str | None,
-        user_text: str | None,
-        model: str,
-        provider_id: str,
-        system_prompt: str | None,
-        params: Mapping[str, Any] | None,
-    ) -> tuple[Thread, list[ChatMessage]]:
-        """The thread (created when new, settings updated when continued) and its history."""
-        if thread_id is None:
-            if user_text is None:
-                raise ConfigError("There is nothing to answer: give a message or a thread.")
-            settings: dict[str, Any] = {
-                "model": model,
-                "provider": provider_id,
-                "system_prompt": system_prompt,
-                "params": dict(params or {}),
-            }
-            title = title_from(user_text)
+    def _thread(self, turn: Turn) -> Thread:
+        """The turn's thread: created when new, its settings saved when they changed."""
+        settings = turn.settings
+        values: dict[str, Any] = {
+            "model": settings.model,
+            "provider": settings.provider,
+            "system_prompt": settings.system_prompt,
+            "params": dict(settings.params),
+        }
+        if turn.thread_id is None:
             if self.store is None:
                 now = time.time()
-                thread = Thread(id=uuid.uuid4().hex, title=title, created_at=now, updated_at=now)
-                thread = dataclasses.replace(thread, **settings)
-            else:
-                thread = self.store.create_thread(title, **settings)
-            return thread, _system(system_prompt)
+                thread = Thread(
+                    id=uuid.uuid4().hex, title=turn.title, created_at=now, updated_at=now
+                )
+                return dataclasses.replace(thread, **values)
+            return self.store.create_thread(turn.title, **values)
         if self.store is None:
             raise ConfigError("Continuing a thread needs the thread database (drop --no-store).")
-        loaded = self.store.get_thread(thread_id)
+        if turn.save_settings:
+            self.store.update_thread_settings(turn.thread_id, **values)
+        loaded = self.store.get_thread(turn.thread_id)
         if loaded is None:
-            raise ConfigError(f"No thread has the id {thread_id!r}.")
-        stored = self.store.messages(thread_id)
-        if user_text is None and (not stored or stored[-1].role != "user"):
-            raise ConfigError(
-                "There is nothing to answer again: the last message is not the user's."
-            )
-        thread = dataclasses.replace(
-            loaded,
-            model=model,
-            provider=provider_id,
-            system_prompt=loaded.system_prompt if system_prompt is None else system_prompt,
-            params=loaded.params if params is None else dict(params),
-        )
-        if thread != loaded:
-            self.store.update_thread_settings(
-                thread.id,
-                model=thread.model,
-                provider=thread.provider,
-                system_prompt=thread.system_prompt,
-                params=thread.params,
-            )
-        return thread, _system(thread.system_prompt) + history_messages(stored)
+            raise ConfigError(f"No thread has the id {turn.thread_id!r}.")
+        return loaded
 
     def _add(
         self,
@@ -210,15 +162,23 @@ class ChatSession:
         role: Role,
         content: str,
         status: MessageStatus,
-        model: str,
-        provider_id: str,
+        turn: Turn,
+        parent_id: str | None,
     ) -> Message:
         # Only the answer records the model and provider it came from.
-        model_id = model if role == "assistant" else None
-        provider = provider_id if role == "assistant" else None
+        model_id = turn.request.model if role == "assistant" else None
+        provider = turn.provider_id if role == "assistant" else None
+        if role == "user":
+            status = "complete"
         if self.store is not None:
             return self.store.add_message(
-                thread.id, role, content, status=status, model=model_id, provider=provider
+                thread.id,
+                role,
+                content,
+                status=status,
+                model=model_id,
+                provider=provider,
+                parent_id=parent_id,
             )
         return Message(
             id=uuid.uuid4().hex,
@@ -226,10 +186,16 @@ class ChatSession:
             role=role,
             content=content,
             status=status,
+            parent_id=parent_id,
             model=model_id,
             provider=provider,
             created_at=time.time(),
         )
+
+    def _reopen(self, message_id: str) -> Message:
+        if self.store is None:
+            raise ConfigError("Continuing an answer needs the thread database.")
+        return self.store.reopen_message(message_id)
 
 
 class _Answer:
@@ -247,6 +213,12 @@ class _Answer:
         self.interval = interval
         self.clock = clock
         self.accumulator = Accumulator()
+        # A continued answer keeps its text; the new tokens are appended to it.
+        if message.content:
+            self.accumulator.add(TextDelta(message.content))
+        if message.reasoning:
+            self.accumulator.add(ReasoningDelta(message.reasoning))
+        self.carried = (len(message.content), len(message.reasoning or ""))
         self.request: ChatRequest | None = None
         self.started = clock()
         self.first_token: float | None = None
@@ -362,7 +334,10 @@ class _Answer:
             prompt = estimate_tokens(_request_text(self.request.messages))
         if completion is None:
             calls = "".join(str(call["function"]) for call in acc.tool_call_dicts())
-            completion = estimate_tokens(acc.text + acc.reasoning_text + calls)
+            # A continued answer's earlier text is not part of this generation.
+            text, reasoning = self.carried
+            new = acc.text[text:] + acc.reasoning_text[reasoning:]
+            completion = estimate_tokens(new + calls)
         ttft = None if self.first_token is None else (self.first_token - self.started) * 1000
         return {
             "prompt_tokens": prompt,
@@ -373,34 +348,6 @@ class _Answer:
         }
 
 
-def history_messages(stored: Sequence[Message]) -> list[ChatMessage]:
-    """What a thread's stored messages send to the model.
-
-    Answers with no text (failed or cancelled before the first token) are left out. Tool calls
-    and tool results are not replayed: Message does not keep a tool result's call id yet.
-    """
-    out = []
-    for message in stored:
-        if message.role == "tool":
-            continue
-        if message.role == "assistant" and not message.content:
-            continue
-        out.append(ChatMessage(message.role, message.content))
-    return out
-
-
-def title_from(text: str, limit: int = TITLE_LENGTH) -> str:
-    """A thread title from the first message: whitespace collapsed, cut at a word, with …"""
-    line = " ".join(text.split())
-    if len(line) <= limit:
-        return line
-    cut = line[: limit - 1]
-    space = cut.rfind(" ")
-    if space > limit // 2:
-        cut = cut[:space]
-    return cut.rstrip(" ,.;:-") + "…"
-
-
 def estimate_tokens(text: str) -> int:
     """A rough token count (about four characters a token for English text)."""
     return (len(text) + 3) // 4
@@ -408,7 +355,3 @@ def estimate_tokens(text: str) -> int:
 
 def _request_text(messages: Sequence[ChatMessage]) -> str:
     return "".join(m.content if isinstance(m.content, str) else str(m.content) for m in messages)
-
-
-def _system(prompt: str | None) -> list[ChatMessage]:
-    return [ChatMessage("system", prompt)] if prompt else []

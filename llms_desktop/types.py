@@ -168,6 +168,8 @@ class Message:
     ttft_ms: float | None = None
     duration_ms: float | None = None
     created_at: float = 0.0
+    # When this version was last chosen among its siblings (None: when it was created).
+    selected_at: float | None = None
 
     @property
     def tokens_per_second(self) -> float | None:

@@ -10,7 +10,7 @@ from typing import Any, Protocol
 
 from PySide6.QtCore import QObject, Signal
 
-from llms_desktop import errors
+from llms_desktop import errors, turns
 from llms_desktop import settings as keys
 from llms_desktop.providers.base import Provider
 from llms_desktop.providers.setup import ProviderSetup
@@ -223,17 +223,30 @@ class ChatController(QObject):
 
         async def run(streamer: ReplyStreamer) -> Message:
             resolved = await services.resolve(model)
-            session = ChatSession(resolved.provider, services.store)
-            return await session.run(
-                thread_id=thread_id,
-                user_text=user_text,
-                model=resolved.model,
-                provider_id=resolved.provider_id,
-                system_prompt=system_prompt,
-                params=resolved.params,
-                stream=stream,
-                listener=streamer,
-            )
+            store = services.store
+            if user_text is None:
+                assert thread_id is not None
+                turn = turns.plan_regenerate(
+                    store,
+                    thread_id=thread_id,
+                    message_id=None,
+                    model=resolved.model,
+                    provider_id=resolved.provider_id,
+                    base_params=resolved.params,
+                    stream=stream,
+                )
+            else:
+                turn = turns.plan_send(
+                    store,
+                    thread_id=thread_id,
+                    text=user_text,
+                    model=resolved.model,
+                    provider_id=resolved.provider_id,
+                    system_prompt=system_prompt,
+                    base_params=resolved.params,
+                    stream=stream,
+                )
+            return await ChatSession(resolved.provider, store).run(turn, streamer)
 
         streamer = services.registry.start(run)
         self._follow(streamer, catch_up=False)
