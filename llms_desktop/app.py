@@ -14,6 +14,7 @@ if TYPE_CHECKING:
     from llms_desktop.providers.base import Provider
     from llms_desktop.providers.setup import ProviderSetup
     from llms_desktop.store import Store
+    from llms_desktop.store.writer import Writer
     from llms_desktop.ui.stream_registry import StreamRegistry
 
 
@@ -28,7 +29,8 @@ class Resolved:
 
 
 class AppServices:
-    """What every window shares: the store, settings, live answers and providers."""
+    """What every window shares: the store (read here, written through `writer`, off the event
+    loop), settings, live answers and providers."""
 
     def __init__(
         self,
@@ -36,8 +38,10 @@ class AppServices:
         settings: Settings,
         registry: StreamRegistry,
         providers: ProviderSetup,
+        writer: Writer | None = None,
     ) -> None:
         self.store = store
+        self.writer: Store | Writer = store if writer is None else writer
         self.settings = settings
         self.registry = registry
         self.providers = providers

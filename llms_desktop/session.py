@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import contextlib
 import dataclasses
+import functools
 import time
 import uuid
 from collections.abc import Callable, Sequence
@@ -13,6 +15,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from llms_desktop.accumulate import Accumulator
 from llms_desktop.errors import ConfigError, LlmsDesktopError, StoreError
 from llms_desktop.providers.base import Provider
+from llms_desktop.store.writer import Writer, writer_for
 from llms_desktop.turns import Turn
 from llms_desktop.types import (
     ChatMessage,
@@ -21,7 +24,6 @@ from llms_desktop.types import (
     Message,
     MessageStatus,
     ReasoningDelta,
-    Role,
     TextDelta,
     Thread,
     ToolCallDelta,
@@ -70,7 +72,9 @@ class _NoListener:
 class ChatSession:
     """Runs exchanges against one provider and (unless `store` is None) saves them.
 
-    The user message is saved before the request. The answer is created `streaming`, its text
+    `store` is a Store (written at once, for the CLI) or a Writer such as StoreWriter (every
+    write on its own thread, so a locked database never stalls the loop). The user message is
+    saved before the request. The answer is created `streaming`, its text
     checkpointed while deltas arrive (at most every `checkpoint_interval` seconds, never per
     token; a timer saves the tail of a stream that goes quiet) and finally saved `complete`,
     `cancelled` or `error` with usage and timings. If the store fails mid-stream the text stays
@@ -80,13 +84,13 @@ class ChatSession:
     def __init__(
         self,
         provider: Provider,
-        store: Store | None,
+        store: Store | Writer | None,
         *,
         checkpoint_interval: float = DEFAULT_CHECKPOINT_INTERVAL,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.provider = provider
-        self.store = store
+        self.writer = None if store is None else writer_for(store)
         self.checkpoint_interval = checkpoint_interval
         self.clock = clock
 
@@ -97,17 +101,13 @@ class ChatSession:
         CancelledError (status `cancelled`), or StoreError.
         """
         listener = listener or _NoListener()
-        thread = self._thread(turn)
-        user_message = None
-        parent_id = turn.parent_id
-        if turn.user_text is not None:
-            user_message = self._add(thread, "user", turn.user_text, "streaming", turn, parent_id)
-            parent_id = user_message.id
-        if turn.continue_id is not None:
-            answer_message = self._reopen(turn.continue_id)
+        if self.writer is None:
+            thread, user_message, answer_message = self._in_memory(turn)
         else:
-            answer_message = self._add(thread, "assistant", "", "streaming", turn, parent_id)
-        answer = _Answer(answer_message, self.store, self.checkpoint_interval, self.clock)
+            thread, user_message, answer_message = await self.writer.run(
+                functools.partial(_begin, turn)
+            )
+        answer = _Answer(answer_message, self.writer, self.checkpoint_interval, self.clock)
         listener.on_started(thread, user_message, answer.message)
         answer.start(turn.request)
         try:
@@ -116,86 +116,94 @@ class ChatSession:
                     answer.add(delta)
                     listener.on_delta(delta)
         except (asyncio.CancelledError, KeyboardInterrupt):
-            listener.on_finished(answer.finish("cancelled")[0])
+            listener.on_finished((await answer.finish("cancelled"))[0])
             raise
         except LlmsDesktopError as exc:
-            listener.on_finished(answer.finish("error", error=str(exc))[0])
+            listener.on_finished((await answer.finish("error", error=str(exc)))[0])
             raise
         except Exception as exc:  # a bug: still keep what the user saw
-            listener.on_finished(answer.finish("error", error=f"{type(exc).__name__}: {exc}")[0])
+            error = f"{type(exc).__name__}: {exc}"
+            listener.on_finished((await answer.finish("error", error=error))[0])
             raise
-        message, failure = answer.finish("complete")
+        message, failure = await answer.finish("complete")
         listener.on_finished(message)
         if failure is not None:
             raise failure
         return message
 
-    def _thread(self, turn: Turn) -> Thread:
-        """The turn's thread: created when new, its settings saved when they changed."""
-        settings = turn.settings
-        values: dict[str, Any] = {
-            "model": settings.model,
-            "provider": settings.provider,
-            "system_prompt": settings.system_prompt,
-            "params": dict(settings.params),
-        }
-        if turn.thread_id is None:
-            if self.store is None:
-                now = time.time()
-                thread = Thread(
-                    id=uuid.uuid4().hex, title=turn.title, created_at=now, updated_at=now
-                )
-                return dataclasses.replace(thread, **values)
-            return self.store.create_thread(turn.title, **values)
-        if self.store is None:
+    def _in_memory(self, turn: Turn) -> tuple[Thread, Message | None, Message]:
+        """The thread and messages of an exchange that is not saved (`--no-store`)."""
+        if turn.thread_id is not None or turn.continue_id is not None:
             raise ConfigError("Continuing a thread needs the thread database (drop --no-store).")
-        if turn.save_settings:
-            self.store.update_thread_settings(turn.thread_id, **values)
-        loaded = self.store.get_thread(turn.thread_id)
-        if loaded is None:
-            raise ConfigError(f"No thread has the id {turn.thread_id!r}.")
-        return loaded
-
-    def _add(
-        self,
-        thread: Thread,
-        role: Role,
-        content: str,
-        status: MessageStatus,
-        turn: Turn,
-        parent_id: str | None,
-    ) -> Message:
-        # Only the answer records the model and provider it came from.
-        model_id = turn.request.model if role == "assistant" else None
-        provider = turn.provider_id if role == "assistant" else None
-        if role == "user":
-            status = "complete"
-        if self.store is not None:
-            return self.store.add_message(
-                thread.id,
-                role,
-                content,
-                status=status,
-                model=model_id,
-                provider=provider,
-                parent_id=parent_id,
-            )
-        return Message(
+        now = time.time()
+        settings = turn.settings
+        thread = Thread(
+            id=uuid.uuid4().hex,
+            title=turn.title,
+            created_at=now,
+            updated_at=now,
+            model=settings.model,
+            provider=settings.provider,
+            system_prompt=settings.system_prompt,
+            params=dict(settings.params),
+        )
+        user = None
+        parent_id = None
+        if turn.user_text is not None:
+            user = Message(uuid.uuid4().hex, thread.id, "user", turn.user_text, created_at=now)
+            parent_id = user.id
+        answer = Message(
             id=uuid.uuid4().hex,
             thread_id=thread.id,
-            role=role,
-            content=content,
-            status=status,
+            role="assistant",
+            content="",
+            status="streaming",
             parent_id=parent_id,
-            model=model_id,
-            provider=provider,
-            created_at=time.time(),
+            model=turn.request.model,
+            provider=turn.provider_id,
+            created_at=now,
         )
+        return thread, user, answer
 
-    def _reopen(self, message_id: str) -> Message:
-        if self.store is None:
-            raise ConfigError("Continuing an answer needs the thread database.")
-        return self.store.reopen_message(message_id)
+
+def _begin(turn: Turn, store: Store) -> tuple[Thread, Message | None, Message]:
+    """Before the request, in one transaction: the thread (created, or its settings saved), the
+    user message, and the answer, `streaming` (or a stopped answer reopened to continue)."""
+    settings = turn.settings
+    values: dict[str, Any] = {
+        "model": settings.model,
+        "provider": settings.provider,
+        "system_prompt": settings.system_prompt,
+        "params": dict(settings.params),
+    }
+    with store.transaction("save the message"):
+        if turn.thread_id is None:
+            thread = store.create_thread(turn.title, **values)
+        else:
+            if turn.save_settings:
+                store.update_thread_settings(turn.thread_id, **values)
+            loaded = store.get_thread(turn.thread_id)
+            if loaded is None:
+                raise ConfigError(f"No thread has the id {turn.thread_id!r}.")
+            thread = loaded
+        user = None
+        parent_id = turn.parent_id
+        if turn.user_text is not None:
+            user = store.add_message(thread.id, "user", turn.user_text, parent_id=parent_id)
+            parent_id = user.id
+        if turn.continue_id is not None:
+            answer = store.reopen_message(turn.continue_id)
+        else:
+            answer = store.add_message(
+                thread.id,
+                "assistant",
+                "",
+                status="streaming",
+                model=turn.request.model,
+                provider=turn.provider_id,
+                parent_id=parent_id,
+            )
+    return thread, user, answer
 
 
 class _Answer:
@@ -204,12 +212,12 @@ class _Answer:
     def __init__(
         self,
         message: Message,
-        store: Store | None,
+        writer: Writer | None,
         interval: float,
         clock: Callable[[], float],
     ) -> None:
         self.message = message
-        self.store = store
+        self.writer = writer
         self.interval = interval
         self.clock = clock
         self.accumulator = Accumulator()
@@ -226,10 +234,13 @@ class _Answer:
         self.due = 0.0  # when unsaved text must be saved (clock time)
         self.timer: asyncio.TimerHandle | None = None
         self.failure: StoreError | None = None
+        self.saving: concurrent.futures.Future[None] | None = None  # the checkpoint in flight
+        self.loop: asyncio.AbstractEventLoop | None = None
 
     def start(self, request: ChatRequest) -> None:
         self.request = request
         self.started = self.clock()
+        self.loop = asyncio.get_running_loop()
 
     def add(self, delta: Delta) -> None:
         self.accumulator.add(delta)
@@ -238,7 +249,7 @@ class _Answer:
         now = self.clock()
         if self.first_token is None:
             self.first_token = now
-        if self.store is None:
+        if self.writer is None:
             return
         if not self.dirty:
             self.dirty = True
@@ -251,8 +262,10 @@ class _Answer:
             self._arm()
 
     def _arm(self) -> None:
+        if self.loop is None or self.loop.is_closed():
+            return  # no loop: the next delta retries
         delay = max(0.0, self.due - self.clock())
-        self.timer = asyncio.get_running_loop().call_later(delay, self._on_timer)
+        self.timer = self.loop.call_later(delay, self._on_timer)
 
     def _on_timer(self) -> None:
         self.timer = None
@@ -264,32 +277,57 @@ class _Answer:
             self.timer = None
 
     def checkpoint(self) -> None:
-        """Save the text so far; on failure keep it in memory and retry one interval later."""
+        """Save the text so far, one checkpoint at a time; on failure keep it in memory and try
+        again one interval later."""
         self._disarm()
-        if not self.dirty or self.store is None:
+        if not self.dirty or self.writer is None:
+            return
+        if self.saving is not None and not self.saving.done():
+            # The last checkpoint is still being written (a lock held elsewhere): this text
+            # goes with the next one, never queueing up behind it.
+            self.due = self.clock() + self.interval
+            self._arm()
             return
         acc = self.accumulator
-        try:
-            self.store.update_message_content(
-                self.message.id,
-                acc.text,
-                reasoning=acc.reasoning_text or None,
-                tool_calls=acc.tool_call_dicts() or None,
-                timeout=min(CHECKPOINT_LOCK_WAIT, self.store.busy_timeout),
-            )
-        except StoreError as exc:
-            self.failure = exc
-            self.due = self.clock() + self.interval
-            with contextlib.suppress(RuntimeError):  # no running loop: the next delta retries
-                self._arm()
-            return
-        self.dirty = False
-        self.failure = None
+        message_id = self.message.id
+        text, reasoning, calls = acc.text, acc.reasoning_text or None, acc.tool_call_dicts()
 
-    def finish(
+        def save(store: Store) -> None:
+            store.update_message_content(
+                message_id,
+                text,
+                reasoning=reasoning,
+                tool_calls=calls or None,
+                timeout=min(CHECKPOINT_LOCK_WAIT, store.busy_timeout),
+            )
+
+        self.dirty = False
+        self.saving = self.writer.submit(save)
+        self.saving.add_done_callback(self._on_saved)
+
+    def _on_saved(self, saving: concurrent.futures.Future[None]) -> None:
+        # Called on the writer's thread (or at once, for an InlineWriter).
+        error = None if saving.cancelled() else saving.exception()
+        if error is None:
+            self.failure = None
+        elif self.loop is not None and not self.loop.is_closed():
+            with contextlib.suppress(RuntimeError):  # the loop closed meanwhile
+                self.loop.call_soon_threadsafe(self._on_save_failed, error)
+
+    def _on_save_failed(self, error: BaseException) -> None:
+        self.failure = error if isinstance(error, StoreError) else StoreError(str(error))
+        if not self.dirty:
+            self.dirty = True
+            self.due = self.clock() + self.interval
+            self._arm()
+
+    async def finish(
         self, status: MessageStatus, *, error: str | None = None
     ) -> tuple[Message, StoreError | None]:
-        """The final message, saved if possible; a failed save is returned, not raised."""
+        """The final message, saved if possible; a failed save is returned, not raised.
+
+        The save is shielded: cancelling the caller again does not stop it half way.
+        """
         self._disarm()
         end = self.clock()
         acc = self.accumulator
@@ -307,11 +345,12 @@ class _Answer:
             ttft_ms=usage["ttft_ms"],
             duration_ms=usage["duration_ms"],
         )
-        if self.store is None:
+        if self.writer is None:
             return final, None
-        try:
-            saved = self.store.finish_message(
-                self.message.id,
+
+        def save(store: Store) -> Message:
+            return store.finish_message(
+                final.id,
                 status,
                 content=final.content,
                 reasoning=final.reasoning,
@@ -319,6 +358,9 @@ class _Answer:
                 error=error,
                 usage=usage,
             )
+
+        try:
+            saved = await asyncio.shield(asyncio.wrap_future(self.writer.submit(save)))
         except StoreError as exc:
             return final, exc
         return saved, None

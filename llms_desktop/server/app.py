@@ -19,6 +19,7 @@ from llms_desktop.server.routing import ModelCatalog
 
 if TYPE_CHECKING:
     from llms_desktop.store import Store
+    from llms_desktop.store.writer import Writer
 
 log = logging.getLogger(__name__)
 
@@ -36,7 +37,7 @@ class Api:
         self,
         registry: ProviderRegistry,
         *,
-        store: Store | None = None,
+        store: Store | Writer | None = None,
         api_key: str | None = None,
         max_body: int = DEFAULT_MAX_BODY,
         on_change: Callable[[int], None] | None = None,
@@ -111,7 +112,7 @@ API = web.AppKey("api", Api)
 def create_app(
     registry: ProviderRegistry,
     *,
-    store: Store | None = None,
+    store: Store | Writer | None = None,
     api_key: str | None = None,
     max_body: int = DEFAULT_MAX_BODY,
     on_change: Callable[[int], None] | None = None,

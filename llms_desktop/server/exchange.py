@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 from collections.abc import Callable
 from typing import TYPE_CHECKING
@@ -18,10 +19,12 @@ from llms_desktop.server.api_errors import ApiError, from_provider_error
 from llms_desktop.server.chunks import DONE, ChunkEncoder, completion, event
 from llms_desktop.server.request import CompletionRequest
 from llms_desktop.server.storing import relay, start_thread
+from llms_desktop.store.writer import writer_for
 from llms_desktop.types import ChatRequest, Delta, ResponseInfo, Usage
 
 if TYPE_CHECKING:
     from llms_desktop.store import Store
+    from llms_desktop.store.writer import Writer
 
 log = logging.getLogger(__name__)
 
@@ -157,9 +160,11 @@ class Exchanges:
     """Runs chat completions and keeps track of those in flight, so stop() can end them."""
 
     def __init__(
-        self, store: Store | None = None, on_change: Callable[[int], None] | None = None
+        self, store: Store | Writer | None = None, on_change: Callable[[int], None] | None = None
     ) -> None:
         self.store = store
+        # Saving runs on a writer thread (a StoreWriter) or at once (a plain Store).
+        self.writer = None if store is None else writer_for(store)
         self.on_change = on_change
         self.stopping = False
         self._relays: set[asyncio.Task[None]] = set()
@@ -188,11 +193,13 @@ class Exchanges:
         if self.stopping:
             raise shutting_down()
         thread = None
-        if self.store is not None:
-            thread = start_thread(self.store, request, route, upstream)
+        if self.writer is not None:
+            thread = await self.writer.run(
+                functools.partial(start_thread, request=request, route=route, upstream=upstream)
+            )
         # The upstream work runs in its own task so that stop() can cancel it alone: this
         # handler must live on to write the stream's last event.
-        task = asyncio.create_task(relay(provider, upstream, sink.add, self.store, thread, route))
+        task = asyncio.create_task(relay(provider, upstream, sink.add, self.writer, thread, route))
         self._track(task)
         keeper = (
             asyncio.create_task(sink.keep_alive(task)) if isinstance(sink, StreamSink) else None

@@ -15,6 +15,7 @@ from llms_desktop.server.app import API, DEFAULT_MAX_BODY, Api, create_app
 
 if TYPE_CHECKING:
     from llms_desktop.store import Store
+    from llms_desktop.store.writer import Writer
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8000
@@ -35,7 +36,7 @@ class LocalServer:
         self,
         registry: ProviderRegistry,
         *,
-        store: Store | None = None,
+        store: Store | Writer | None = None,
         api_key: str | None = None,
         host: str = DEFAULT_HOST,
         port: int = DEFAULT_PORT,

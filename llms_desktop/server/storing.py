@@ -18,6 +18,7 @@ from llms_desktop.types import ChatRequest, Delta, ModelInfo
 
 if TYPE_CHECKING:
     from llms_desktop.store import Store
+    from llms_desktop.store.writer import Writer
 
 log = logging.getLogger(__name__)
 
@@ -103,7 +104,7 @@ async def relay(
     provider: Provider,
     upstream: ChatRequest,
     sink: DeltaSink,
-    store: Store | None,
+    store: Store | Writer | None,
     thread: SavedThread | None,
     route: Route,
 ) -> None:

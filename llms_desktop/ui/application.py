@@ -46,12 +46,15 @@ def run_gui(data_dir: str | None = None, *, quit_after_show: bool = False) -> in
         return 1
     from llms_desktop.providers.base import Timeouts
     from llms_desktop.providers.setup import ProviderSetup
+    from llms_desktop.store.writer import StoreWriter
     from llms_desktop.ui.api_server import ApiServerController
 
     registry = StreamRegistry()
     providers = ProviderSetup(folder, timeouts=lambda: Timeouts.from_single(settings.timeout))
-    services = AppServices(store, settings, registry, providers)
-    api_server = ApiServerController(settings, providers.registry, store)
+    # The window reads on `store`; every write goes through its own thread and connection.
+    writer = StoreWriter.beside(store)
+    services = AppServices(store, settings, registry, providers, writer)
+    api_server = ApiServerController(settings, providers.registry, writer)
     # Exchanges through the in-app server are saved as threads: show them in the sidebars.
     api_server.exchange_ended.connect(registry.threads_changed)
     state = WindowState(backend.get_bytes, backend.put_bytes)
@@ -117,6 +120,8 @@ def run_gui(data_dir: str | None = None, *, quit_after_show: bool = False) -> in
         await api_server.stop()
         await registry.stop_all()
         await services.aclose()
+        # The last writes (answers stopped above) finish before the connection closes.
+        await asyncio.get_running_loop().run_in_executor(None, writer.close)
 
     app.setQuitOnLastWindowClosed(False)
     try:

@@ -17,6 +17,7 @@ from llms_desktop.providers.setup import ProviderSetup
 from llms_desktop.session import ChatSession
 from llms_desktop.settings import Settings
 from llms_desktop.store import Store
+from llms_desktop.store.writer import Writer
 from llms_desktop.types import Delta, Message, ReasoningDelta, TextDelta, Thread
 from llms_desktop.ui.chat_view import ChatView
 from llms_desktop.ui.composer import Composer
@@ -47,6 +48,7 @@ class ChatServices(Protocol):
     """What the composition root hands every window."""
 
     store: Store
+    writer: Store | Writer  # writes go here: a StoreWriter keeps them off the event loop
     settings: Settings
     registry: StreamRegistry
     providers: ProviderSetup
@@ -246,7 +248,7 @@ class ChatController(QObject):
                     base_params=resolved.params,
                     stream=stream,
                 )
-            return await ChatSession(resolved.provider, store).run(turn, streamer)
+            return await ChatSession(resolved.provider, services.writer).run(turn, streamer)
 
         streamer = services.registry.start(run)
         self._follow(streamer, catch_up=False)

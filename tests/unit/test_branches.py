@@ -58,8 +58,13 @@ def path_of(store: Store, thread_id: str) -> list[tuple[str, str]]:
 COMMON: dict[str, Any] = {"model": "m", "provider_id": "local"}
 
 
+def store_of(session: ChatSession) -> Store | None:
+    """The store a session writes to (plans read from the same database)."""
+    return getattr(session.writer, "store", None)
+
+
 async def send(session: ChatSession, thread_id: str | None, text: str, **kwargs: Any) -> Message:
-    turn = turns.plan_send(session.store, thread_id=thread_id, text=text, **COMMON, **kwargs)
+    turn = turns.plan_send(store_of(session), thread_id=thread_id, text=text, **COMMON, **kwargs)
     return await session.run(turn)
 
 

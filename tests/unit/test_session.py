@@ -74,6 +74,11 @@ def slow_words(words: list[str], pause: float, *, usage: dict[str, Any] | None =
     return sse_reply(text_chunks(words, usage=usage), pause=pause)
 
 
+def store_of(session: ChatSession) -> Store | None:
+    """The store a session writes to (plans read from the same database)."""
+    return getattr(session.writer, "store", None)
+
+
 async def ask(
     session: ChatSession,
     text: str | None,
@@ -86,9 +91,9 @@ async def ask(
     common = {"thread_id": thread_id, "model": "m", "provider_id": "openai", **kwargs}
     if text is None:
         assert thread_id is not None
-        turn = turns.plan_regenerate(session.store, message_id=None, **common)
+        turn = turns.plan_regenerate(store_of(session), message_id=None, **common)
     else:
-        turn = turns.plan_send(session.store, text=text, **common)
+        turn = turns.plan_send(store_of(session), text=text, **common)
     return await session.run(turn, listener)
 
 
