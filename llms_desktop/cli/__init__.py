@@ -115,6 +115,7 @@ def main(argv: list[str]) -> int:
     if handler is None:
         parser.print_help()
         return 0
+    _quiet_logging()
     try:
         return handler(args)
     except KeyboardInterrupt:
@@ -134,6 +135,14 @@ def main(argv: list[str]) -> int:
             file=sys.stderr,
         )
         return EXIT_BUG
+
+
+def _quiet_logging() -> None:
+    """Commands report what matters in their own words; the library's log lines (a provider
+    that cannot list its models) stay out of their output. `serve` shows them on stderr."""
+    import logging
+
+    logging.getLogger("llms_desktop").addHandler(logging.NullHandler())
 
 
 def _silence_stdout() -> None:

@@ -15,7 +15,7 @@ from llms_desktop.server.access import check_bearer, check_local_caller
 from llms_desktop.server.api_errors import ApiError, from_provider_error
 from llms_desktop.server.exchange import Exchanges
 from llms_desktop.server.request import parse_completion
-from llms_desktop.server.routing import ModelCatalog
+from llms_desktop.server.routing import listing, route
 
 if TYPE_CHECKING:
     from llms_desktop.store import Store
@@ -30,7 +30,7 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
 class Api:
-    """The routes' state: providers, the model catalog, completions in flight, the key."""
+    """The routes' state: providers, completions in flight, the key."""
 
     def __init__(
         self,
@@ -42,7 +42,6 @@ class Api:
         on_change: Callable[[int], None] | None = None,
     ) -> None:
         self.registry = registry
-        self.catalog = ModelCatalog(registry)
         self.exchanges = Exchanges(store, on_change)
         self.key = api_key.encode() if api_key else None
         self.max_body = max_body
@@ -50,12 +49,12 @@ class Api:
 
     async def chat_completions(self, http: web.Request) -> web.StreamResponse:
         request = parse_completion(await self._body(http))
-        route = await self.catalog.route(request.model)
+        chosen = await route(self.registry, request.model)
         try:
-            provider = await self.registry.provider(route.config)
+            provider = await self.registry.provider(chosen.config)
         except errors.LlmsDesktopError as exc:
-            raise from_provider_error(exc, route.config.id) from None
-        return await self.exchanges.run(http, request, route, provider)
+            raise from_provider_error(exc, chosen.config.id) from None
+        return await self.exchanges.run(http, request, chosen, provider)
 
     async def _body(self, http: web.Request) -> bytes:
         limit = self.max_body
@@ -80,12 +79,12 @@ class Api:
         }
 
     async def models(self, http: web.Request) -> web.Response:
-        data = [self._model(config.id, model) for config, model in await self.catalog.listing()]
+        data = [self._model(config.id, model) for config, model in await listing(self.registry)]
         return web.json_response({"object": "list", "data": data})
 
     async def model(self, http: web.Request) -> web.Response:
         wanted = http.match_info["model"]
-        for config, model in await self.catalog.listing():
+        for config, model in await listing(self.registry):
             if f"{config.id}/{model}" == wanted:
                 return web.json_response(self._model(config.id, model))
         raise ApiError(404, f"The model '{wanted}' does not exist.", code="model_not_found")
@@ -100,9 +99,6 @@ class Api:
             check_local_caller(http.headers)
         else:
             check_bearer(http.headers, self.key)
-
-    async def aclose(self, app: web.Application) -> None:
-        await self.catalog.aclose()
 
 
 API = web.AppKey("api", Api)
@@ -140,7 +136,6 @@ def create_app(
     app.router.add_get("/v1/models", api.models)
     app.router.add_get("/v1/models/{model:.+}", api.model)
     app.router.add_get("/health", api.health)
-    app.on_cleanup.append(api.aclose)
     return app
 
 
