@@ -102,7 +102,7 @@ def _stream_error(text: str, url: str) -> errors.ProviderError:
         raw = text.removeprefix(_SSE_EVENT)
         try:
             payload = json.loads(raw)
-        except ValueError:
+        except (ValueError, RecursionError):
             payload = None
     elif text.startswith(_SSE_PAYLOAD):
         raw = text.removeprefix(_SSE_PAYLOAD)

@@ -142,7 +142,7 @@ class ProvidersFile:
             duplicates = sorted({i for i in ids if ids.count(i) > 1})
             if duplicates:
                 raise errors.ConfigError(f"provider ids repeat: {', '.join(duplicates)}")
-        except (ValueError, errors.ConfigError) as exc:
+        except (ValueError, RecursionError, errors.ConfigError) as exc:
             backup = self._back_up()
             where = f" It was moved to {backup}." if backup else ""
             return LoadResult(

@@ -71,7 +71,7 @@ def message_from_body(body: bytes, content_type: str = "") -> str:
         return ""
     try:
         payload = json.loads(body)
-    except ValueError:
+    except (ValueError, RecursionError):  # not JSON, or nested too deeply to read
         payload = None
     if payload is not None:
         found = message_from_payload(payload)
