@@ -104,6 +104,12 @@ def open_store(args: argparse.Namespace) -> Store:
             f"{store.recovered_from} and a new one was created.",
             file=sys.stderr,
         )
+    if store.read_only is not None:
+        print(
+            f"llms-desktop: warning: the thread database is open read-only ({store.read_only}): "
+            "threads can be listed, shown, searched and exported, not saved.",
+            file=sys.stderr,
+        )
     return store
 
 
