@@ -126,6 +126,11 @@ class ModelInfo:
     owned_by: str | None = None
 
 
+# A generation window shorter than this, or a rate above MAX_GENERATION_RATE, is not a measured
+# generation speed but an answer that arrived in one burst (see Message.tokens_per_second).
+MIN_RATE_WINDOW_MS = 100.0
+MAX_GENERATION_RATE = 5_000.0
+
 MessageStatus = Literal["streaming", "complete", "cancelled", "error", "interrupted"]
 MESSAGE_STATUSES: tuple[str, ...] = get_args(MessageStatus)
 
@@ -173,10 +178,20 @@ class Message:
 
     @property
     def tokens_per_second(self) -> float | None:
-        """Completion tokens over the generation time (after the first token), if known."""
-        if not self.completion_tokens or self.duration_ms is None:
+        """Completion tokens over the generation time (after the first token), if known.
+
+        An answer that arrived in one burst (streaming off, or a proxy that buffers the stream)
+        has no generation time to measure: dividing by the moments between its first and last
+        delta gave 332,013 tok/s. Then the rate is taken over the whole duration.
+        """
+        if not self.completion_tokens or not self.duration_ms:
             return None
         generating_ms = self.duration_ms - (self.ttft_ms or 0.0)
-        if generating_ms <= 0:
+        if (
+            generating_ms < MIN_RATE_WINDOW_MS
+            or self.completion_tokens / (generating_ms / 1000.0) > MAX_GENERATION_RATE
+        ):
+            generating_ms = self.duration_ms
+        if generating_ms < MIN_RATE_WINDOW_MS:
             return None
         return self.completion_tokens / (generating_ms / 1000.0)

@@ -70,6 +70,7 @@ class Store(Database):
             busy_timeout=busy_timeout,
             recovered_from=opened.recovered_from,
             users=opened.users,
+            read_only=opened.read_only,
         )
         store.interrupted_on_open = opened.interrupted
         return store
