@@ -63,7 +63,7 @@ def run_gui(data_dir: str | None = None, *, quit_after_show: bool = False) -> in
 
     def open_window() -> MainWindow:
         window = MainWindow(services, state)
-        window.new_window_requested.connect(open_window)
+        window.new_window_requested.connect(open_new_window)
         window.preferences_requested.connect(window.open_preferences)
         window.providers_changed.connect(refresh_all_models)
         api_server.state_changed.connect(window.server_status.setText)
@@ -71,9 +71,14 @@ def run_gui(data_dir: str | None = None, *, quit_after_show: bool = False) -> in
         window.closed.connect(lambda: windows.remove(window) if window in windows else None)
         windows.append(window)
         window.show()
-        window.controller.refresh_models()
         return window
 
+    def open_new_window() -> None:
+        # File > New Window: the loop runs, so the model list can be fetched at once.
+        open_window().controller.refresh_models()
+
+    # The first window shows before the event loop runs; its models are fetched in main(),
+    # once there is a running loop to run the task (a task made before it would never run).
     first = open_window()
     if store.recovered_from is not None:
         QMessageBox.warning(
@@ -105,6 +110,8 @@ def run_gui(data_dir: str | None = None, *, quit_after_show: bool = False) -> in
         from llms_desktop.ui.event_loop import install_asyncgen_hooks
 
         install_asyncgen_hooks()
+        for window in windows:
+            window.controller.refresh_models()
         api_server.apply()
         closing = asyncio.Event()
         app.lastWindowClosed.connect(closing.set)

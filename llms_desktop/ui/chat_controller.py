@@ -212,8 +212,22 @@ class ChatController(QObject):
             self._start(thread_id=thread_id, user_text=text, model=model)
 
     def _chosen_model(self) -> str:
+        return self.parts.composer.model or self.remembered_model()
+
+    def remembered_model(self) -> str:
+        """The model picked last (in any window, before a restart too), else the default."""
         settings = self.services.settings
-        return self.parts.composer.model or settings.default_model or self.services.fallback_model()
+        return (
+            settings.get(keys.LAST_MODEL)
+            or settings.default_model
+            or self.services.fallback_model()
+        )
+
+    def choose_model(self, model: str) -> None:
+        """The user picked a model: remember it for the next window and the next start."""
+        model = model.strip()
+        if model:
+            self.services.settings.set(keys.LAST_MODEL, model)
 
     def _start(self, *, thread_id: str | None, user_text: str | None, model: str) -> None:
         services = self.services
@@ -257,7 +271,7 @@ class ChatController(QObject):
             text = streamer.accumulated.text
             if text:
                 view.add_delta(TextDelta(text))
-            loop_now = asyncio.get_event_loop().time()
+            loop_now = asyncio.get_running_loop().time()
             started = streamer.started_at or loop_now
             first = streamer.first_delta_at
             self.parts.status.resume(
@@ -337,17 +351,16 @@ class ChatController(QObject):
             if not force:
                 return
             self._model_task.cancel()
-        self._model_task = asyncio.get_event_loop().create_task(self._load_models())
+        self._model_task = asyncio.get_running_loop().create_task(self._load_models())
 
     async def _load_models(self) -> None:
         composer = self.parts.composer
-        settings = self.services.settings
-        current = composer.model or settings.default_model or settings.get(keys.LAST_MODEL)
-        current = current or self.services.fallback_model()
         try:
             models, problems = await self.services.list_models()
         except errors.LlmsDesktopError as exc:
             models, problems = [], [str(exc)]
         if problems:
             self.parts.notify(f"Could not list models: {'; '.join(problems)}")
+        # Read the choice after the wait: the user may have picked a model meanwhile.
+        current = composer.model or self.remembered_model()
         composer.set_models(models, current or (models[0] if models else ""))

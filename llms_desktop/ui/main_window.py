@@ -116,6 +116,8 @@ class MainWindow(QMainWindow):
         self.resize(1100, 760)
         self._restore_state()
         self.sidebar.refresh()
+        # The picker shows the model picked last at once; the list fills in when it arrives.
+        self.composer.set_model(self.controller.remembered_model())
         self.controller.new_chat()
 
     def _build_menus(self) -> None:
@@ -171,6 +173,7 @@ class MainWindow(QMainWindow):
         self.sidebar.pin_toggled.connect(c.toggle_pin)
         self.composer.send_requested.connect(c.send)
         self.composer.stop_requested.connect(c.stop)
+        self.composer.model_chosen.connect(c.choose_model)
         self.banner.retry_requested.connect(c.retry)
         self.chat_view.code_copied.connect(self._on_code_copied)
         c.thread_changed.connect(self._on_thread_changed)
@@ -260,6 +263,10 @@ class MainWindow(QMainWindow):
             self.chat_view.set_font_size(settings.font_size)
         elif key == keys.SEND_ON_ENTER.key:
             self.composer.set_send_on_enter(settings.send_on_enter)
+        elif key == keys.DEFAULT_MODEL.key and settings.default_model:
+            # A new default model in Preferences is what the user wants to talk to now.
+            self.composer.set_model(settings.default_model)
+            self.controller.choose_model(settings.default_model)
 
     def apply_system_theme(self) -> None:
         """The OS switched light/dark; follow it unless the user chose a theme."""

@@ -383,6 +383,6 @@ class ProvidersPage(QWidget):
             self.models_edit.setPlainText("\n".join(models))
 
     def _run(self, coro: Coroutine[Any, Any, None]) -> None:
-        task = asyncio.get_event_loop().create_task(coro)
+        task = asyncio.get_running_loop().create_task(coro)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)

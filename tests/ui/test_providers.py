@@ -57,12 +57,13 @@ def test_add_edit_key_refresh_and_disable_a_provider(
     page = page_of(app)
     add_preset(page, "ollama")
     assert page.selected_id() == "ollama"
-    page.url_edit.setText(loopback.base_url)
-    page.url_edit.editingFinished.emit()
-    page.key_edit.setText("sk-ollama-secret")
-    page.key_edit.editingFinished.emit()
 
     async def refresh() -> None:
+        # Edits arrive while the loop runs, as in the app (the key is stored in a task).
+        page.url_edit.setText(loopback.base_url)
+        page.url_edit.editingFinished.emit()
+        page.key_edit.setText("sk-ollama-secret")
+        page.key_edit.editingFinished.emit()
         await wait_until(lambda: "Stored the key" in page.message.text())
         page.refresh_button.click()
         await wait_until(lambda: "offers 2 model" in page.message.text())
