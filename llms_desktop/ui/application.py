@@ -57,15 +57,10 @@ def run_gui(data_dir: str | None = None, *, quit_after_show: bool = False) -> in
     state = WindowState(backend.get_bytes, backend.put_bytes)
     windows: list[MainWindow] = []
 
-    def refresh_all_models() -> None:
-        for window in windows:
-            window.controller.refresh_models(force=True)
-
     def open_window() -> MainWindow:
         window = MainWindow(services, state)
         window.new_window_requested.connect(open_new_window)
         window.preferences_requested.connect(window.open_preferences)
-        window.providers_changed.connect(refresh_all_models)
         api_server.state_changed.connect(window.server_status.setText)
         window.server_status.setText(api_server.state)
         window.closed.connect(lambda: windows.remove(window) if window in windows else None)
@@ -75,10 +70,11 @@ def run_gui(data_dir: str | None = None, *, quit_after_show: bool = False) -> in
 
     def open_new_window() -> None:
         # File > New Window: the loop runs, so the model list can be fetched at once.
-        open_window().controller.refresh_models()
+        open_window().start_background_work()
 
-    # The first window shows before the event loop runs; its models are fetched in main(),
-    # once there is a running loop to run the task (a task made before it would never run).
+    # The first window shows before the event loop runs; its models are fetched (and local
+    # servers looked for) in main(), once a running loop can run the tasks: a task made
+    # before it would never run.
     first = open_window()
     if store.recovered_from is not None:
         QMessageBox.warning(
@@ -111,7 +107,7 @@ def run_gui(data_dir: str | None = None, *, quit_after_show: bool = False) -> in
 
         install_asyncgen_hooks()
         for window in windows:
-            window.controller.refresh_models()
+            window.start_background_work()
         api_server.apply()
         closing = asyncio.Event()
         app.lastWindowClosed.connect(closing.set)

@@ -63,6 +63,10 @@ class ChatServices(Protocol):
         """A model from the environment when the user chose none ("" if unset)."""
         ...
 
+    def has_provider(self) -> bool:
+        """Whether any provider is set up and enabled."""
+        ...
+
 
 @dataclass
 class WindowParts:
@@ -74,6 +78,7 @@ class WindowParts:
     banner: ErrorBanner
     status: StreamStatus
     notify: Callable[[str], None]  # a transient status-bar message
+    show_welcome: Callable[[bool], None]  # the first-run page in place of the chat
 
 
 class ChatController(QObject):
@@ -93,8 +98,11 @@ class ChatController(QObject):
         self._streamer: ReplyStreamer | None = None
         self._retry: Callable[[], None] | None = None
         self._model_task: asyncio.Task[None] | None = None
+        # A prompt sent but not saved yet: it goes back into the box if the answer cannot start.
+        self._unsaved_prompt: str | None = None
         services.registry.stream_started.connect(self._on_registry_stream_started)
         services.registry.threads_changed.connect(self._on_threads_changed)
+        services.registry.providers_changed.connect(self._on_providers_changed)
 
     def shutdown(self) -> None:
         """The window is closing: stop following answers (they go on, in the registry)."""
@@ -103,6 +111,8 @@ class ChatController(QObject):
             self.services.registry.stream_started.disconnect(self._on_registry_stream_started)
         with contextlib.suppress(RuntimeError, TypeError):
             self.services.registry.threads_changed.disconnect(self._on_threads_changed)
+        with contextlib.suppress(RuntimeError, TypeError):
+            self.services.registry.providers_changed.disconnect(self._on_providers_changed)
         if self._model_task is not None:
             self._model_task.cancel()
 
@@ -115,6 +125,7 @@ class ChatController(QObject):
         self.parts.chat_view.show_thread([])
         self.parts.sidebar.select(None)
         self.parts.status.clear_status()
+        self._update_welcome()
         self.thread_changed.emit(None)
         self.parts.composer.focus_prompt()
 
@@ -130,6 +141,7 @@ class ChatController(QObject):
         self.thread_id = thread_id
         self.parts.banner.hide()
         self.parts.status.clear_status()
+        self._update_welcome()
         streamer = self.services.registry.streamer_for(thread_id)
         live_id = streamer.assistant_message.id if streamer and streamer.assistant_message else None
         messages = [m for m in store.messages(thread_id) if m.id != live_id]
@@ -173,6 +185,19 @@ class ChatController(QObject):
     def send(self, text: str) -> None:
         """Send a prompt in the open thread (or a new one)."""
         if self._streamer is not None:
+            return
+        if not self.services.has_provider():
+            # Nothing could answer: keep the text and say what to do.
+            self.parts.composer.restore_prompt(text)
+            self.parts.banner.show_error(
+                errors.ConfigError(
+                    "No provider is set up yet, so your message was not sent (it is still in "
+                    "the box). Add one on the welcome page or in Preferences > Providers, "
+                    "then send again."
+                ),
+                can_retry=False,
+            )
+            self._update_welcome()
             return
         self.parts.banner.hide()
         model = self._chosen_model()
@@ -231,6 +256,7 @@ class ChatController(QObject):
 
     def _start(self, *, thread_id: str | None, user_text: str | None, model: str) -> None:
         services = self.services
+        self._unsaved_prompt = user_text
         settings = services.settings
         system_prompt = (settings.system_prompt or None) if thread_id is None else None
         stream = settings.stream
@@ -312,8 +338,10 @@ class ChatController(QObject):
 
     def _on_started(self, thread: Thread, user: Message | None, assistant: Message) -> None:
         view = self.parts.chat_view
+        self._unsaved_prompt = None
         if self.thread_id is None:
             self.thread_id = thread.id
+            self._update_welcome()
             self.thread_changed.emit(thread)
         if user is not None:
             view.append_message(user)
@@ -330,11 +358,20 @@ class ChatController(QObject):
 
     def _on_cancelled(self, message: Message | None) -> None:
         self._end(message)
+        self._restore_unsaved_prompt()
         self.parts.notify("Stopped: the partial answer is kept.")
 
     def _on_failed(self, message: Message | None, error: BaseException) -> None:
         self._end(message)
+        self._restore_unsaved_prompt()
         self.parts.banner.show_error(error, can_retry=self._retry is not None)
+
+    def _restore_unsaved_prompt(self) -> None:
+        # The answer ended before the prompt was saved (no provider, a bad setting): the text
+        # would be lost, so it goes back into the box.
+        text, self._unsaved_prompt = self._unsaved_prompt, None
+        if text:
+            self.parts.composer.restore_prompt(text)
 
     def _end(self, message: Message | None) -> None:
         self._detach()
@@ -344,7 +381,18 @@ class ChatController(QObject):
         self.services.registry.threads_changed.emit()
         self.parts.composer.focus_prompt()
 
-    # Models -----------------------------------------------------------------------------------
+    # Providers and models ----------------------------------------------------------------------
+    def _update_welcome(self) -> None:
+        self.parts.show_welcome(self.thread_id is None and not self.services.has_provider())
+
+    def _on_providers_changed(self) -> None:
+        # A "no provider" (or other setup) error is stale once providers change.
+        banner = self.parts.banner
+        if not banner.isHidden() and isinstance(banner.error, errors.ConfigError):
+            banner.hide()
+        self._update_welcome()
+        self.refresh_models(force=True)
+
     def refresh_models(self, *, force: bool = False) -> None:
         """Ask the providers for their models in the background; the picker fills when done."""
         if self._model_task is not None and not self._model_task.done():

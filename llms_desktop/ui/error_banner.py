@@ -89,6 +89,7 @@ class ErrorBanner(QFrame):
         self.details.setReadOnly(True)
         self.details.setMaximumHeight(160)
         self.details.hide()
+        self.error: BaseException | None = None
 
         top = QHBoxLayout()
         top.addWidget(self.title, 1)
@@ -110,11 +111,13 @@ class ErrorBanner(QFrame):
 
     def show_error(self, error: BaseException, *, can_retry: bool = True) -> None:
         """Show an error; details stay collapsed until asked for."""
+        self.error = error
         title, message, details = describe(error)
         self.title.setText(title)
         self.message.setText(message)
-        self.details.setPlainText(details or "No further details.")
+        self.details.setPlainText(details)
         self.details_button.setChecked(False)
+        self.details_button.setVisible(bool(details))
         self.retry_button.setVisible(can_retry)
         self.show()
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from PySide6.QtCore import QByteArray, Qt, Signal
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
@@ -13,22 +13,26 @@ from PySide6.QtWidgets import (
     QMainWindow,
     QMessageBox,
     QSplitter,
+    QStackedWidget,
     QVBoxLayout,
     QWidget,
 )
 
 from llms_desktop import __version__
 from llms_desktop import settings as keys
+from llms_desktop.providers.discovery import KNOWN_SERVERS, LocalServerKind
 from llms_desktop.types import Thread
 from llms_desktop.ui.chat_controller import ChatController, ChatServices, WindowParts
 from llms_desktop.ui.chat_view import ChatView
 from llms_desktop.ui.composer import Composer
 from llms_desktop.ui.error_banner import ErrorBanner
+from llms_desktop.ui.first_run import FirstRun
 from llms_desktop.ui.providers_page import ProvidersPage
 from llms_desktop.ui.settings_dialog import SettingsDialog
 from llms_desktop.ui.stream_status import StreamStatus
 from llms_desktop.ui.theme import resolve_dark
 from llms_desktop.ui.thread_list import ThreadSidebar
+from llms_desktop.ui.welcome_page import WelcomePage
 
 APP_NAME = "llms-desktop"
 
@@ -51,16 +55,20 @@ class MainWindow(QMainWindow):
     Signals:
         new_window_requested(): File > New Window (Ctrl+Shift+N).
         preferences_requested(): Preferences (Ctrl+,).
-        providers_changed(): providers were edited in this window's Preferences.
         closed(): the window closed.
     """
 
     new_window_requested = Signal()
     preferences_requested = Signal()
-    providers_changed = Signal()
     closed = Signal()
 
-    def __init__(self, services: ChatServices, state: WindowState | None = None) -> None:
+    def __init__(
+        self,
+        services: ChatServices,
+        state: WindowState | None = None,
+        *,
+        local_servers: Sequence[LocalServerKind] = KNOWN_SERVERS,
+    ) -> None:
         super().__init__()
         self.setObjectName("mainWindow")
         self.setWindowTitle(APP_NAME)
@@ -74,6 +82,12 @@ class MainWindow(QMainWindow):
         self.sidebar = ThreadSidebar(services.store, self)
         self.chat_view = ChatView(self, dark=resolve_dark(settings.theme))
         self.chat_view.set_font_size(settings.font_size)
+        self.welcome = WelcomePage(self)
+        self.chat_stack = QStackedWidget(self)
+        self.chat_stack.addWidget(self.chat_view)
+        self.chat_stack.addWidget(self.welcome)
+        self.first_run = FirstRun(services.providers, self.welcome, local_servers, self._own_port)
+        self._started = False
         self.banner = ErrorBanner(self)
         self.composer = Composer(self)
         self.composer.set_send_on_enter(settings.send_on_enter)
@@ -87,7 +101,7 @@ class MainWindow(QMainWindow):
         chat_layout = QVBoxLayout(chat_area)
         chat_layout.setContentsMargins(0, 8, 8, 0)
         chat_layout.setSpacing(6)
-        chat_layout.addWidget(self.chat_view, 1)
+        chat_layout.addWidget(self.chat_stack, 1)
         chat_layout.addWidget(self.banner)
         chat_layout.addWidget(self.composer)
         self.splitter = QSplitter(Qt.Orientation.Horizontal, self)
@@ -108,6 +122,7 @@ class MainWindow(QMainWindow):
                 banner=self.banner,
                 status=self.stream_status,
                 notify=self._notify,
+                show_welcome=self._show_welcome,
             ),
             self,
         )
@@ -175,6 +190,9 @@ class MainWindow(QMainWindow):
         self.composer.stop_requested.connect(c.stop)
         self.composer.model_chosen.connect(c.choose_model)
         self.banner.retry_requested.connect(c.retry)
+        self.first_run.provider_added.connect(self._on_provider_added)
+        self.first_run.failed.connect(self._notify)
+        self.welcome.custom_requested.connect(self._on_custom_provider_requested)
         self.chat_view.code_copied.connect(self._on_code_copied)
         c.thread_changed.connect(self._on_thread_changed)
         self.new_chat_action.triggered.connect(c.new_chat)
@@ -194,11 +212,52 @@ class MainWindow(QMainWindow):
         """Show the Preferences dialog (non-modal: changes apply at once)."""
         dialog = SettingsDialog(self.services.settings, self)
         page = ProvidersPage(self.services.providers, dialog)
-        page.providers_changed.connect(self.providers_changed)
+        page.providers_changed.connect(self.services.registry.providers_changed)
         dialog.add_page(page, "Providers")
         dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         dialog.show()
         return dialog
+
+    def open_providers(self, provider_id: str = "") -> ProvidersPage:
+        """Preferences on the Providers tab; with an id, that provider's key field has focus."""
+        dialog = self.open_preferences()
+        page = dialog.findChild(ProvidersPage)
+        assert page is not None
+        dialog.tabs.setCurrentWidget(page)
+        if provider_id:
+            page.edit_key_of(provider_id)
+        return page
+
+    # Background work --------------------------------------------------------------------------
+    def start_background_work(self) -> None:
+        """List the models (and look for local servers on first run); needs the running loop."""
+        self._started = True
+        self.controller.refresh_models()
+        if self.chat_stack.currentWidget() is self.welcome:
+            self.first_run.look()
+
+    def _show_welcome(self, show: bool) -> None:
+        was_shown = self.chat_stack.currentWidget() is self.welcome
+        self.chat_stack.setCurrentWidget(self.welcome if show else self.chat_view)
+        if show and not was_shown and self._started:
+            self.first_run.look()
+        elif not show:
+            self.first_run.stop()
+
+    def _own_port(self) -> int | None:
+        settings = self.services.settings
+        return settings.server_port if settings.server_enabled else None
+
+    def _on_provider_added(self, provider_id: str, needs_key: bool) -> None:
+        self.services.registry.providers_changed.emit()
+        if needs_key:
+            self.open_providers(provider_id)
+        else:
+            self._notify("Provider added: pick a model below and start chatting.")
+            self.composer.focus_prompt()
+
+    def _on_custom_provider_requested(self) -> None:
+        self.open_providers()
 
     def _on_rename_requested(self, thread_id: str) -> None:
         thread = self.services.store.get_thread(thread_id)

@@ -39,14 +39,14 @@ USAGE = {"prompt_tokens": 7, "completion_tokens": 6, "total_tokens": 13}
 class App:
     """A window wired like the real app, on a temp data dir."""
 
-    def __init__(self, data_dir: Path) -> None:
+    def __init__(self, data_dir: Path, **window_options: Any) -> None:
         self.data_dir = data_dir
         self.backend = QSettingsBackend(data_dir)
         self.settings = Settings(self.backend)
         self.store = Store.open(data_dir)
         self.providers = ProviderSetup(data_dir)
         self.services = AppServices(self.store, self.settings, StreamRegistry(), self.providers)
-        self.window = MainWindow(self.services)
+        self.window = MainWindow(self.services, **window_options)
         self.window.show()
 
     async def close(self) -> None:
