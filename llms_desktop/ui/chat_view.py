@@ -11,6 +11,7 @@ from PySide6.QtWidgets import QTextBrowser, QWidget
 from llms_desktop.markdown_render import MarkdownRenderer
 from llms_desktop.types import Delta, Message, ReasoningDelta, TextDelta
 from llms_desktop.ui.chat_document import ChatDocument
+from llms_desktop.ui.icons import DOCUMENT_SCHEME, document_image
 from llms_desktop.ui.message_html import COPY_LINK, REASONING_LINK, MessageHtml
 from llms_desktop.ui.theme import chat_colors
 
@@ -145,5 +146,8 @@ class ChatView(QTextBrowser):
             QDesktopServices.openUrl(url)
 
     def loadResource(self, type: int, name: QUrl | str) -> Any:
-        """Never fetch anything: remote images in answers are not loaded."""
+        """Never fetch anything: remote images in answers are not loaded; only our own icons."""
+        url = QUrl(name) if isinstance(name, str) else name
+        if url.scheme() == DOCUMENT_SCHEME:
+            return document_image(url.path(), self.fontMetrics().height() - 4)
         return None

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QKeyEvent
+from PySide6.QtGui import QIcon, QKeyEvent
 from PySide6.QtWidgets import (
     QComboBox,
     QHBoxLayout,
@@ -13,6 +13,8 @@ from PySide6.QtWidgets import (
     QVBoxLayout,
     QWidget,
 )
+
+from llms_desktop.ui.icons import stop_icon
 
 MAX_LINES = 10
 
@@ -97,6 +99,7 @@ class Composer(QWidget):
         self.send_button.setDefault(False)
         self.send_button.setAutoDefault(False)
         self._streaming = False
+        self._stop_icon = stop_icon()
 
         controls = QHBoxLayout()
         controls.setContentsMargins(0, 0, 0, 0)
@@ -127,6 +130,7 @@ class Composer(QWidget):
         """Send becomes Stop while an answer streams."""
         self._streaming = streaming
         self.send_button.setText("Stop" if streaming else "Send")
+        self.send_button.setIcon(self._stop_icon if streaming else QIcon())
         self.send_button.setToolTip("Stop the answer (Esc)" if streaming else "Send (Enter)")
 
     def set_send_on_enter(self, enabled: bool) -> None:

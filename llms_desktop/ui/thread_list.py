@@ -1,4 +1,4 @@
-"""The sidebar: threads newest first in a QListView over a paged model, with full-text search."""
+"""The sidebar: pinned threads, then the newest, in a QListView over a paged model; search."""
 
 from __future__ import annotations
 
@@ -15,8 +15,9 @@ from PySide6.QtCore import (
     QTimer,
     Signal,
 )
-from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtGui import QAction, QIcon, QKeySequence, QPalette
 from PySide6.QtWidgets import (
+    QApplication,
     QLineEdit,
     QListView,
     QMenu,
@@ -26,6 +27,7 @@ from PySide6.QtWidgets import (
 )
 
 from llms_desktop.types import Thread
+from llms_desktop.ui.icons import pin_icon
 
 PAGE = 100
 THREAD_ID_ROLE = Qt.ItemDataRole.UserRole + 1
@@ -38,7 +40,9 @@ Index = QModelIndex | QPersistentModelIndex
 class ThreadSource(Protocol):
     """What the sidebar needs from the store."""
 
-    def list_threads(self, limit: int = ..., offset: int = ...) -> list[Thread]: ...
+    def list_threads(
+        self, limit: int = ..., offset: int = ..., *, pinned: bool | None = ...
+    ) -> list[Thread]: ...
 
     def search(self, query: str, limit: int = ...) -> list[Any]: ...
 
@@ -55,19 +59,25 @@ def _relative(timestamp: float) -> str:
 
 
 class ThreadListModel(QAbstractListModel):
-    """Threads from the store, fetched a page at a time as the user scrolls."""
+    """Every pinned thread first, then the others newest first, fetched a page at a time as the
+    user scrolls (so a pinned thread from long ago is still on top)."""
 
     def __init__(self, source: ThreadSource, parent: Any = None) -> None:
         super().__init__(parent)
         self._source = source
         self._threads: list[Thread] = []
+        self._unpinned = 0  # how many unpinned threads are loaded: the next page's offset
         self._exhausted = False
+        self._pin_icons: dict[str, QIcon] = {}
 
     def refresh(self) -> None:
         """Reload from the first page (after a change in the store)."""
         self.beginResetModel()
-        self._threads = self._source.list_threads(limit=PAGE, offset=0)
-        self._exhausted = len(self._threads) < PAGE
+        pinned = self._source.list_threads(limit=-1, pinned=True)
+        rest = self._source.list_threads(limit=PAGE, offset=0, pinned=False)
+        self._threads = pinned + rest
+        self._unpinned = len(rest)
+        self._exhausted = len(rest) < PAGE
         self.endResetModel()
 
     def rowCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008 - Qt's signature
@@ -77,8 +87,9 @@ class ThreadListModel(QAbstractListModel):
         return not parent.isValid() and not self._exhausted
 
     def fetchMore(self, parent: Index = QModelIndex()) -> None:  # noqa: B008
-        more = self._source.list_threads(limit=PAGE, offset=len(self._threads))
+        more = self._source.list_threads(limit=PAGE, offset=self._unpinned, pinned=False)
         self._exhausted = len(more) < PAGE
+        self._unpinned += len(more)
         known = {thread.id for thread in self._threads}
         more = [thread for thread in more if thread.id not in known]
         if more:
@@ -92,14 +103,24 @@ class ThreadListModel(QAbstractListModel):
             return None
         thread = self._threads[index.row()]
         if role == Qt.ItemDataRole.DisplayRole:
-            title = thread.title or "New chat"
-            return f"📌 {title}" if thread.pinned else title
+            return thread.title or "New chat"
+        if role == Qt.ItemDataRole.DecorationRole:
+            return self._pin_icon() if thread.pinned else None
         if role == Qt.ItemDataRole.ToolTipRole:
             model = f"\n{thread.model}" if thread.model else ""
-            return f"{thread.title}\n{_relative(thread.updated_at)}{model}"
+            pinned = "\nPinned" if thread.pinned else ""
+            return f"{thread.title}\n{_relative(thread.updated_at)}{model}{pinned}"
         if role == THREAD_ID_ROLE:
             return thread.id
         return None
+
+    def _pin_icon(self) -> QIcon:
+        # In the text's colour, so it follows the light or dark theme.
+        color = QApplication.palette().color(QPalette.ColorRole.Text)
+        icon = self._pin_icons.get(color.name())
+        if icon is None:
+            icon = self._pin_icons[color.name()] = pin_icon(color)
+        return icon
 
     def thread_at(self, row: int) -> Thread | None:
         return self._threads[row] if 0 <= row < len(self._threads) else None
