@@ -126,6 +126,9 @@ class ModelInfo:
     owned_by: str | None = None
 
 
+# Tokens per second are shown only when the tokens arrived over at least this long.
+MIN_RATE_WINDOW_MS = 100.0
+
 MessageStatus = Literal["streaming", "complete", "cancelled", "error", "interrupted"]
 MESSAGE_STATUSES: tuple[str, ...] = get_args(MessageStatus)
 
@@ -171,10 +174,12 @@ class Message:
 
     @property
     def tokens_per_second(self) -> float | None:
-        """Completion tokens over the generation time (after the first token), if known."""
+        """Completion tokens over the generation time (after the first token), when it was
+        measured over a stream: an answer that arrived all at once (not streamed, or buffered
+        on the way) has next to no generation time, and no meaningful rate."""
         if not self.completion_tokens or self.duration_ms is None:
             return None
         generating_ms = self.duration_ms - (self.ttft_ms or 0.0)
-        if generating_ms <= 0:
+        if generating_ms < MIN_RATE_WINDOW_MS:
             return None
         return self.completion_tokens / (generating_ms / 1000.0)

@@ -281,3 +281,27 @@ def test_event_loop_keeps_ticking_while_a_long_answer_streams(
     # Generous on purpose (a loaded CI machine); bench/bench_render.py measures the real figure.
     assert max(gaps) < 1.0, max(gaps)
     assert app.store.messages(app.window.controller.thread_id or "")[-1].status == "complete"
+
+
+def test_a_non_streamed_answer_shows_no_tokens_per_second(
+    app: App, qloop: QtLoop, loopback: LoopbackServer
+) -> None:
+    from llms_desktop import settings as keys
+
+    app.settings.set(keys.STREAM, False)
+    loopback.handler = routed(fixture_reply("llama_server_nonstream.txt"))
+
+    async def scenario() -> None:
+        type_and_send(app, "whole please")
+        await wait_until(lambda: not app.window.composer.streaming, seconds=20)
+
+    qloop.run(scenario())
+    assert loopback.requests[-1].json()["stream"] is False
+    answer = app.store.messages(app.window.controller.thread_id or "")[-1]
+    assert answer.status == "complete"
+    assert answer.completion_tokens
+    status = app.window.stream_status.text()
+    footer = app.window.chat_view.toPlainText()
+    assert "tokens" in status
+    assert "tok/s" not in status
+    assert "tok/s" not in footer
