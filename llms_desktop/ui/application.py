@@ -27,7 +27,7 @@ def run_gui(data_dir: str | None = None, *, quit_after_show: bool = False) -> in
     from llms_desktop.ui.main_window import MainWindow, WindowState
     from llms_desktop.ui.qsettings_backend import QSettingsBackend
     from llms_desktop.ui.stream_registry import StreamRegistry
-    from llms_desktop.ui.theme import apply_palette, resolve_dark
+    from llms_desktop.ui.theme import apply_palette, apply_theme, resolve_dark
 
     QCoreApplication.setOrganizationName("llms-desktop")
     QCoreApplication.setApplicationName("llms-desktop")
@@ -93,7 +93,7 @@ def run_gui(data_dir: str | None = None, *, quit_after_show: bool = False) -> in
         )
 
     def on_theme_changed() -> None:
-        apply_palette(app, resolve_dark(settings.theme))
+        apply_theme(app, resolve_dark(settings.theme))
         for window in windows:
             window.apply_system_theme()
 

@@ -104,7 +104,13 @@ class ChatView(QTextBrowser):
         colors = chat_colors(dark)
         self._builder.colors = colors
         self._builder.renderer.palette = colors.code
+        # Only colours change, so the same offset shows the same text: keep the reader's place.
+        at_bottom, position = self.is_at_bottom(), self.verticalScrollBar().value()
         self.chat.rebuild()
+        if at_bottom:
+            self.scroll_to_bottom()
+        else:
+            self.verticalScrollBar().setValue(position)
 
     def set_font_size(self, points: int) -> None:
         """The document's base font size."""
