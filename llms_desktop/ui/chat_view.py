@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from PySide6.QtCore import QTimer, QUrl, Signal
-from PySide6.QtGui import QDesktopServices, QFont, QGuiApplication
+from PySide6.QtGui import QDesktopServices, QFont, QGuiApplication, QResizeEvent
 from PySide6.QtWidgets import QTextBrowser, QWidget
 
 from llms_desktop.markdown_render import MarkdownRenderer
@@ -127,6 +127,13 @@ class ChatView(QTextBrowser):
     def scroll_to_bottom(self) -> None:
         bar = self.verticalScrollBar()
         bar.setValue(bar.maximum())
+
+    def resizeEvent(self, event: QResizeEvent) -> None:
+        # Shrinking (an error banner appears below) must not hide the end the user was reading.
+        at_bottom = self.is_at_bottom()
+        super().resizeEvent(event)
+        if at_bottom:
+            self.scroll_to_bottom()
 
     # Slots ----------------------------------------------------------------------------------
     def _on_frame(self) -> None:

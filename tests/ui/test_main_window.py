@@ -16,6 +16,7 @@ from PySide6.QtCore import Qt, QTimer
 from PySide6.QtWidgets import QApplication
 
 from llms_desktop.app import AppServices
+from llms_desktop.providers.base import Timeouts
 from llms_desktop.providers.setup import ProviderSetup
 from llms_desktop.settings import Settings
 from llms_desktop.store import Store
@@ -44,7 +45,10 @@ class App:
         self.backend = QSettingsBackend(data_dir)
         self.settings = Settings(self.backend)
         self.store = Store.open(data_dir)
-        self.providers = ProviderSetup(data_dir)
+        # As in the app: the idle timeout is the Preferences setting.
+        self.providers = ProviderSetup(
+            data_dir, timeouts=lambda: Timeouts.from_single(self.settings.timeout)
+        )
         self.services = AppServices(self.store, self.settings, StreamRegistry(), self.providers)
         self.window = MainWindow(self.services, **window_options)
         self.window.show()
