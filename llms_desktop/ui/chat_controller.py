@@ -129,7 +129,9 @@ class ChatController(QObject):
         self.thread_changed.emit(None)
         self.parts.composer.focus_prompt()
 
-    def open_thread(self, thread_id: str, message_id: str = "") -> None:
+    def open_thread(
+        self, thread_id: str, message_id: str = "", *, focus_prompt: bool = True
+    ) -> None:
         """Show a stored thread; follow its answer if one is streaming (in any window)."""
         store = self.services.store
         thread = store.get_thread(thread_id)
@@ -155,7 +157,8 @@ class ChatController(QObject):
             self.parts.chat_view.scrollToAnchor(f"msg-{message_id}")
         self.parts.sidebar.select(thread_id)
         self.thread_changed.emit(thread)
-        self.parts.composer.focus_prompt()
+        if focus_prompt:
+            self.parts.composer.focus_prompt()
 
     def rename_thread(self, thread_id: str, title: str) -> None:
         title = " ".join(title.split())

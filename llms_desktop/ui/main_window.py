@@ -159,7 +159,10 @@ class MainWindow(QMainWindow):
         self.focus_search_action = self._action("&Search Chats", QKeySequence.StandardKey.Find)
         self.focus_prompt_action = self._action("Focus &Prompt", QKeySequence("Ctrl+L"))
         self.rename_action = self._action("&Rename Chat…", QKeySequence("F2"))
-        self.delete_action = self._action("&Delete Chat…", None)
+        # Not Ctrl+Backspace: the prompt box takes that (delete the previous word). Delete
+        # also works in the thread list (ThreadSidebar).
+        self.delete_action = self._action("&Delete Chat…", QKeySequence("Ctrl+Shift+Backspace"))
+        self.delete_action.setToolTip("Delete the open chat (Delete in the chat list)")
         for action in (self.stop_action, self.focus_search_action, self.focus_prompt_action):
             chat_menu.addAction(action)
         chat_menu.addSeparator()
@@ -181,7 +184,8 @@ class MainWindow(QMainWindow):
 
     def _connect_signals(self) -> None:
         c = self.controller
-        self.sidebar.thread_activated.connect(c.open_thread)
+        self.sidebar.thread_activated.connect(self._on_thread_activated)
+        self.sidebar.typing_started.connect(self._on_typing_started)
         self.sidebar.new_chat_requested.connect(c.new_chat)
         self.sidebar.rename_requested.connect(self._on_rename_requested)
         self.sidebar.delete_requested.connect(self._on_delete_requested)
@@ -309,6 +313,13 @@ class MainWindow(QMainWindow):
     def _on_focus_search(self) -> None:
         self.sidebar.search_box.setFocus()
         self.sidebar.search_box.selectAll()
+
+    def _on_thread_activated(self, thread_id: str, message_id: str, go_on_typing: bool) -> None:
+        self.controller.open_thread(thread_id, message_id, focus_prompt=go_on_typing)
+
+    def _on_typing_started(self, text: str) -> None:
+        self.composer.focus_prompt()
+        self.composer.prompt.insertPlainText(text)
 
     def _on_thread_changed(self, thread: Thread | None) -> None:
         title = thread.title if thread is not None and thread.title else "New chat"

@@ -8,14 +8,16 @@ from typing import Any, Protocol
 
 from PySide6.QtCore import (
     QAbstractListModel,
+    QEvent,
     QModelIndex,
+    QObject,
     QPersistentModelIndex,
     QPoint,
     Qt,
     QTimer,
     Signal,
 )
-from PySide6.QtGui import QAction, QIcon, QKeySequence, QPalette
+from PySide6.QtGui import QAction, QIcon, QKeyEvent, QKeySequence, QPalette
 from PySide6.QtWidgets import (
     QApplication,
     QLineEdit,
@@ -167,14 +169,17 @@ class ThreadSidebar(QWidget):
     """New chat, search box and the thread list.
 
     Signals:
-        thread_activated(str, str): a thread (and, from search, a message id or "") was chosen.
+        thread_activated(str, str, bool): a thread (and, from search, a message id or "") was
+            chosen, and whether to go on typing (Enter) rather than stay in the list (a click).
+        typing_started(str): text typed while the list has focus, meant for the prompt.
         new_chat_requested(): the New chat button.
         rename_requested(str): rename a thread (from the context menu or F2).
         delete_requested(str): delete a thread (the window asks first).
         pin_toggled(str): pin or unpin a thread.
     """
 
-    thread_activated = Signal(str, str)
+    thread_activated = Signal(str, str, bool)
+    typing_started = Signal(str)
     new_chat_requested = Signal()
     rename_requested = Signal(str)
     delete_requested = Signal(str)
@@ -224,8 +229,10 @@ class ThreadSidebar(QWidget):
         self.new_button.clicked.connect(self.new_chat_requested)
         self.search_box.textChanged.connect(self._on_search_text_changed)
         self._search_timer.timeout.connect(self._on_search_due)
-        self.list_view.activated.connect(self._on_index_chosen)
-        self.list_view.clicked.connect(self._on_index_chosen)
+        # A click opens the thread and keeps the keyboard in the list (Delete, F2, arrows act
+        # on it); Enter opens it and moves on to the prompt (see eventFilter).
+        self.list_view.clicked.connect(self._on_index_clicked)
+        self.list_view.installEventFilter(self)
         self.list_view.customContextMenuRequested.connect(self._on_context_menu)
         self._rename_action.triggered.connect(self._on_rename_shortcut)
         self._delete_action.triggered.connect(self._on_delete_shortcut)
@@ -265,11 +272,31 @@ class ThreadSidebar(QWidget):
         self.results.set_hits(self._source.search(query, limit=100))
         self.list_view.setModel(self.results)
 
-    def _on_index_chosen(self, index: QModelIndex) -> None:
-        thread_id = index.data(THREAD_ID_ROLE)
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        if watched is self.list_view and event.type() == QEvent.Type.KeyPress:
+            assert isinstance(event, QKeyEvent)
+            if event.key() in (Qt.Key.Key_Return, Qt.Key.Key_Enter):
+                self._choose(self.list_view.currentIndex(), go_on_typing=True)
+                return True
+            plain = not event.modifiers() & (
+                Qt.KeyboardModifier.ControlModifier
+                | Qt.KeyboardModifier.AltModifier
+                | Qt.KeyboardModifier.MetaModifier
+            )
+            if plain and event.text().isprintable() and event.text().strip():
+                self.typing_started.emit(event.text())
+                return True
+        return super().eventFilter(watched, event)
+
+    def _on_index_clicked(self, index: QModelIndex) -> None:
+        self._choose(index, go_on_typing=False)
+        self.list_view.setFocus(Qt.FocusReason.MouseFocusReason)
+
+    def _choose(self, index: QModelIndex, *, go_on_typing: bool) -> None:
+        thread_id = index.data(THREAD_ID_ROLE) if index.isValid() else None
         if thread_id:
             message_id = index.data(MESSAGE_ID_ROLE) or ""
-            self.thread_activated.emit(str(thread_id), str(message_id))
+            self.thread_activated.emit(str(thread_id), str(message_id), go_on_typing)
 
     def _on_context_menu(self, point: QPoint) -> None:
         index = self.list_view.indexAt(point)
