@@ -57,8 +57,8 @@ def run_gui(data_dir: str | None = None, *, quit_after_show: bool = False) -> in
     state = WindowState(backend.get_bytes, backend.put_bytes)
     windows: list[MainWindow] = []
 
-    def open_window() -> MainWindow:
-        window = MainWindow(services, state)
+    def open_window(*, open_last_thread: bool = False) -> MainWindow:
+        window = MainWindow(services, state, open_last_thread=open_last_thread)
         window.new_window_requested.connect(open_new_window)
         window.preferences_requested.connect(window.open_preferences)
         api_server.state_changed.connect(window.server_status.setText)
@@ -75,7 +75,7 @@ def run_gui(data_dir: str | None = None, *, quit_after_show: bool = False) -> in
     # The first window shows before the event loop runs; its models are fetched (and local
     # servers looked for) in main(), once a running loop can run the tasks: a task made
     # before it would never run.
-    first = open_window()
+    first = open_window(open_last_thread=True)  # where the user left off
     if store.recovered_from is not None:
         QMessageBox.warning(
             first,

@@ -86,9 +86,11 @@ class ChatController(QObject):
 
     Signals:
         thread_changed(object): the open thread (a Thread) or None for a new chat.
+        streaming_changed(bool): whether this window now follows an answer in progress.
     """
 
     thread_changed = Signal(object)
+    streaming_changed = Signal(bool)
 
     def __init__(self, services: ChatServices, parts: WindowParts, parent: QObject | None = None):
         super().__init__(parent)
@@ -117,6 +119,14 @@ class ChatController(QObject):
             self._model_task.cancel()
 
     # Threads ----------------------------------------------------------------------------------
+    def open_last_thread(self) -> None:
+        """The thread opened last (before a restart too), or a new chat if it is gone."""
+        thread_id = self.services.settings.get(keys.LAST_THREAD)
+        if thread_id and self.services.store.get_thread(thread_id) is not None:
+            self.open_thread(thread_id)
+        else:
+            self.new_chat()
+
     def new_chat(self) -> None:
         """An empty conversation; the thread is created when the first message is sent."""
         self._detach()
@@ -156,6 +166,7 @@ class ChatController(QObject):
         if message_id:
             self.parts.chat_view.scrollToAnchor(f"msg-{message_id}")
         self.parts.sidebar.select(thread_id)
+        self.services.settings.set(keys.LAST_THREAD, thread_id)
         self.thread_changed.emit(thread)
         if focus_prompt:
             self.parts.composer.focus_prompt()
@@ -291,6 +302,7 @@ class ChatController(QObject):
         streamer.cancelled.connect(self._on_cancelled)
         streamer.failed.connect(self._on_failed)
         self.parts.composer.set_streaming(True)
+        self.streaming_changed.emit(True)
         if catch_up and streamer.assistant_message is not None:
             view = self.parts.chat_view
             view.begin_answer(streamer.assistant_message)
@@ -324,6 +336,7 @@ class ChatController(QObject):
             with contextlib.suppress(RuntimeError, TypeError):
                 signal.disconnect(slot)
         self.parts.composer.set_streaming(False)
+        self.streaming_changed.emit(False)
         self.parts.status.clear_status()
 
     def _on_threads_changed(self) -> None:
@@ -344,6 +357,7 @@ class ChatController(QObject):
         self._unsaved_prompt = None
         if self.thread_id is None:
             self.thread_id = thread.id
+            self.services.settings.set(keys.LAST_THREAD, thread.id)
             self._update_welcome()
             self.thread_changed.emit(thread)
         if user is not None:

@@ -68,6 +68,7 @@ class MainWindow(QMainWindow):
         state: WindowState | None = None,
         *,
         local_servers: Sequence[LocalServerKind] = KNOWN_SERVERS,
+        open_last_thread: bool = False,
     ) -> None:
         super().__init__()
         self.setObjectName("mainWindow")
@@ -91,6 +92,7 @@ class MainWindow(QMainWindow):
         self.banner = ErrorBanner(self)
         self.composer = Composer(self)
         self.composer.set_send_on_enter(settings.send_on_enter)
+        self.composer.set_font_size(settings.font_size)
         self.stream_status = StreamStatus(self)
         self.server_status = QLabel(self)
         self.server_status.setObjectName("serverStatus")
@@ -133,7 +135,10 @@ class MainWindow(QMainWindow):
         self.sidebar.refresh()
         # The picker shows the model picked last at once; the list fills in when it arrives.
         self.composer.set_model(self.controller.remembered_model())
-        self.controller.new_chat()
+        if open_last_thread:
+            self.controller.open_last_thread()
+        else:
+            self.controller.new_chat()
 
     def _build_menus(self) -> None:
         menu = self.menuBar()
@@ -154,8 +159,8 @@ class MainWindow(QMainWindow):
         file_menu.addAction(self.quit_action)
 
         chat_menu = menu.addMenu("&Chat")
-        self.stop_action = self._action("&Stop Answer", None)
-        self.stop_action.setToolTip("Esc in the prompt box also stops")
+        self.stop_action = self._action("&Stop Answer", QKeySequence(Qt.Key.Key_Escape))
+        self.stop_action.setEnabled(False)  # while an answer streams; Esc does nothing else
         self.focus_search_action = self._action("&Search Chats", QKeySequence.StandardKey.Find)
         self.focus_prompt_action = self._action("Focus &Prompt", QKeySequence("Ctrl+L"))
         self.rename_action = self._action("&Rename Chat…", QKeySequence("F2"))
@@ -199,6 +204,7 @@ class MainWindow(QMainWindow):
         self.welcome.custom_requested.connect(self._on_custom_provider_requested)
         self.chat_view.code_copied.connect(self._on_code_copied)
         c.thread_changed.connect(self._on_thread_changed)
+        c.streaming_changed.connect(self.stop_action.setEnabled)
         self.new_chat_action.triggered.connect(c.new_chat)
         self.new_window_action.triggered.connect(self.new_window_requested)
         self.preferences_action.triggered.connect(self.preferences_requested)
@@ -331,6 +337,7 @@ class MainWindow(QMainWindow):
             self.chat_view.set_theme(resolve_dark(settings.theme))
         elif key == keys.FONT_SIZE.key:
             self.chat_view.set_font_size(settings.font_size)
+            self.composer.set_font_size(settings.font_size)
         elif key == keys.SEND_ON_ENTER.key:
             self.composer.set_send_on_enter(settings.send_on_enter)
         elif key == keys.DEFAULT_MODEL.key and settings.default_model:

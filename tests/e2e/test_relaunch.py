@@ -1,4 +1,5 @@
-"""Two real launches on a virtual screen: the model picked in the first is used by the second."""
+"""Real launches on a virtual screen: the model picked before a restart is used after it, and
+the window reopens on the chat it showed last."""
 
 from __future__ import annotations
 
@@ -86,3 +87,10 @@ def test_model_picked_before_quitting_is_used_after_a_relaunch(
     poll(lambda: model_lists() == 2, what="the second launch to ask for the models")
     desktop.key("ctrl+q")
     assert second.wait() == 0, second.output()
+
+    # Third launch: the window opens on that chat (titled from its prompt), not on a new one.
+    third = launch(data)
+    window = desktop.wait_for_window("^Which model are you\\? — llms-desktop$")
+    desktop.focus(window)
+    desktop.key("ctrl+q")
+    assert third.wait() == 0, third.output()
