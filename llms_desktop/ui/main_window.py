@@ -23,6 +23,7 @@ from llms_desktop import settings as keys
 from llms_desktop.providers.discovery import KNOWN_SERVERS, LocalServerKind
 from llms_desktop.types import Thread
 from llms_desktop.ui.chat_controller import ChatController, ChatServices, WindowParts
+from llms_desktop.ui.chat_find import ChatFinder, FindBar
 from llms_desktop.ui.chat_view import ChatView
 from llms_desktop.ui.composer import Composer
 from llms_desktop.ui.error_banner import ErrorBanner
@@ -89,6 +90,8 @@ class MainWindow(QMainWindow):
         self.chat_stack.addWidget(self.welcome)
         self.first_run = FirstRun(services.providers, self.welcome, local_servers, self._own_port)
         self._started = False
+        self.find_bar = FindBar(self)
+        self.finder = ChatFinder(self.chat_view, self.find_bar, self)
         self.banner = ErrorBanner(self)
         self.composer = Composer(self)
         self.composer.set_send_on_enter(settings.send_on_enter)
@@ -103,6 +106,7 @@ class MainWindow(QMainWindow):
         chat_layout = QVBoxLayout(chat_area)
         chat_layout.setContentsMargins(0, 8, 8, 0)
         chat_layout.setSpacing(6)
+        chat_layout.addWidget(self.find_bar)
         chat_layout.addWidget(self.chat_stack, 1)
         chat_layout.addWidget(self.banner)
         chat_layout.addWidget(self.composer)
@@ -162,6 +166,11 @@ class MainWindow(QMainWindow):
         self.stop_action = self._action("&Stop Answer", QKeySequence(Qt.Key.Key_Escape))
         self.stop_action.setEnabled(False)  # while an answer streams; Esc does nothing else
         self.focus_search_action = self._action("&Search Chats", QKeySequence.StandardKey.Find)
+        self.find_in_chat_action = self._action("&Find in Chat…", QKeySequence("Ctrl+Shift+F"))
+        self.find_next_action = self._action("Find &Next", QKeySequence.StandardKey.FindNext)
+        self.find_previous_action = self._action(
+            "Find Pre&vious", QKeySequence.StandardKey.FindPrevious
+        )
         self.focus_prompt_action = self._action("Focus &Prompt", QKeySequence("Ctrl+L"))
         self.rename_action = self._action("&Rename Chat…", QKeySequence("F2"))
         # Not Ctrl+Backspace: the prompt box takes that (delete the previous word). Delete
@@ -169,6 +178,13 @@ class MainWindow(QMainWindow):
         self.delete_action = self._action("&Delete Chat…", QKeySequence("Ctrl+Shift+Backspace"))
         self.delete_action.setToolTip("Delete the open chat (Delete in the chat list)")
         for action in (self.stop_action, self.focus_search_action, self.focus_prompt_action):
+            chat_menu.addAction(action)
+        chat_menu.addSeparator()
+        for action in (
+            self.find_in_chat_action,
+            self.find_next_action,
+            self.find_previous_action,
+        ):
             chat_menu.addAction(action)
         chat_menu.addSeparator()
         chat_menu.addAction(self.rename_action)
@@ -191,7 +207,7 @@ class MainWindow(QMainWindow):
         c = self.controller
         self.sidebar.thread_activated.connect(self._on_thread_activated)
         self.sidebar.typing_started.connect(self._on_typing_started)
-        self.sidebar.new_chat_requested.connect(c.new_chat)
+        self.sidebar.new_chat_requested.connect(self._on_new_chat)
         self.sidebar.rename_requested.connect(self._on_rename_requested)
         self.sidebar.delete_requested.connect(self._on_delete_requested)
         self.sidebar.pin_toggled.connect(c.toggle_pin)
@@ -205,13 +221,16 @@ class MainWindow(QMainWindow):
         self.chat_view.code_copied.connect(self._on_code_copied)
         c.thread_changed.connect(self._on_thread_changed)
         c.streaming_changed.connect(self.stop_action.setEnabled)
-        self.new_chat_action.triggered.connect(c.new_chat)
+        self.new_chat_action.triggered.connect(self._on_new_chat)
         self.new_window_action.triggered.connect(self.new_window_requested)
         self.preferences_action.triggered.connect(self.preferences_requested)
         self.close_action.triggered.connect(self.close)
         self.quit_action.triggered.connect(QApplication.closeAllWindows)
         self.stop_action.triggered.connect(c.stop)
         self.focus_search_action.triggered.connect(self._on_focus_search)
+        self.find_in_chat_action.triggered.connect(self._on_find_in_chat)
+        self.find_next_action.triggered.connect(self.finder.next)
+        self.find_previous_action.triggered.connect(self.finder.previous)
         self.focus_prompt_action.triggered.connect(self.composer.focus_prompt)
         self.rename_action.triggered.connect(self._on_rename_current)
         self.delete_action.triggered.connect(self._on_delete_current)
@@ -322,6 +341,19 @@ class MainWindow(QMainWindow):
 
     def _on_thread_activated(self, thread_id: str, message_id: str, go_on_typing: bool) -> None:
         self.controller.open_thread(thread_id, message_id, focus_prompt=go_on_typing)
+        if message_id:
+            # A search hit: the words searched for, highlighted in the chat, F3 for the next.
+            self.finder.open(self.sidebar.search_words(), from_view_top=True)
+        elif self.finder.is_open:
+            self.finder.close()
+
+    def _on_new_chat(self) -> None:
+        self.finder.close()
+        self.controller.new_chat()
+
+    def _on_find_in_chat(self) -> None:
+        self.finder.open()
+        self.find_bar.edit.selectAll()
 
     def _on_typing_started(self, text: str) -> None:
         self.composer.focus_prompt()

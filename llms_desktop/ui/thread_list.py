@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
 import time
 from typing import Any, Protocol
@@ -20,6 +21,7 @@ from PySide6.QtCore import (
 from PySide6.QtGui import QAction, QIcon, QKeyEvent, QKeySequence, QPalette
 from PySide6.QtWidgets import (
     QApplication,
+    QLabel,
     QLineEdit,
     QListView,
     QMenu,
@@ -28,6 +30,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from llms_desktop import errors
 from llms_desktop.types import Thread
 from llms_desktop.ui.icons import pin_icon
 
@@ -47,6 +50,12 @@ class ThreadSource(Protocol):
     ) -> list[Thread]: ...
 
     def search(self, query: str, limit: int = ...) -> list[Any]: ...
+
+
+def prefix_query(text: str) -> str:
+    """What the sidebar asks the store for: every typed word as a word prefix (`pyth` finds
+    "Python"), so results come while typing (see store/search.fts_query)."""
+    return " ".join(word if word.endswith("*") else f"{word}*" for word in text.split())
 
 
 def _relative(timestamp: float) -> str:
@@ -197,6 +206,14 @@ class ThreadSidebar(QWidget):
         self.search_box.setObjectName("searchBox")
         self.search_box.setPlaceholderText("Search all chats")
         self.search_box.setClearButtonEnabled(True)
+        self.search_box.setToolTip("Finds messages with words starting with each typed word")
+        self.no_results = QLabel(self)
+        self.no_results.setObjectName("noResults")
+        self.no_results.setWordWrap(True)
+        self.no_results.setStyleSheet("color: palette(placeholder-text); padding: 2px 4px;")
+        self.no_results.hide()
+        self._search_task: asyncio.Task[None] | None = None
+        self._search_generation = 0  # results of an older query are dropped
         self.list_view = QListView(self)
         self.list_view.setObjectName("threadList")
         self.list_view.setModel(self.threads)
@@ -214,6 +231,7 @@ class ThreadSidebar(QWidget):
         layout.setSpacing(6)
         layout.addWidget(self.new_button)
         layout.addWidget(self.search_box)
+        layout.addWidget(self.no_results)
         layout.addWidget(self.list_view, 1)
         self._rename_action = QAction("Rename…", self)
         self._rename_action.setShortcut(QKeySequence(Qt.Key.Key_F2))
@@ -264,13 +282,37 @@ class ThreadSidebar(QWidget):
     def _on_search_text_changed(self, _text: str) -> None:
         self._search_timer.start()
 
+    def search_words(self) -> str:
+        """The words being searched for ("" when the list shows every thread)."""
+        return self.search_box.text().strip()
+
     def _on_search_due(self) -> None:
-        query = self.search_box.text().strip()
+        self._search_generation += 1
+        if self._search_task is not None:
+            self._search_task.cancel()
+            self._search_task = None
+        query = self.search_words()
         if not query:
+            self.no_results.hide()
             self.list_view.setModel(self.threads)
             return
-        self.results.set_hits(self._source.search(query, limit=100))
+        generation = self._search_generation
+        self._search_task = asyncio.get_running_loop().create_task(self._search(query, generation))
+
+    async def _search(self, query: str, generation: int) -> None:
+        # A short prefix can take a few hundred ms in a big history: off the UI thread.
+        try:
+            hits = await asyncio.to_thread(self._source.search, prefix_query(query), 100)
+        except errors.LlmsDesktopError as exc:
+            hits, problem = [], f"Search failed: {exc}"
+        else:
+            problem = "" if hits else f"No results for “{query}”."
+        if generation != self._search_generation:
+            return  # the user typed on meanwhile
+        self.results.set_hits(hits)
         self.list_view.setModel(self.results)
+        self.no_results.setText(problem)
+        self.no_results.setVisible(bool(problem))
 
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:
         if watched is self.list_view and event.type() == QEvent.Type.KeyPress:
