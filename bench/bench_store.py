@@ -147,7 +147,8 @@ def main() -> int:
         for prefix in (common[:2], middling[:3], rare[:4]):
             query = f"{prefix}*"
             hits = len(store.search(query, limit=100))
-            label = f"FTS search {query!r}, sidebar limit ({hits} hits)"
+            # Runs in a worker thread (the UI keeps going), so the UI floor does not apply.
+            label = f"sidebar prefix search {query!r} ({hits} hits)"
             report(label, *measure(functools.partial(store.search, query, 100)))
         report("list newest 100 threads", *measure(lambda: store.list_threads(limit=100)))
         for thread_id in [t.id for t in store.list_threads(limit=20, offset=2000)]:

@@ -98,6 +98,7 @@ def main() -> int:
     earlier = store.create_thread("Packing list for a weekend hike", model="qwen2.5-7b")
     store.add_message(earlier.id, "user", "Packing list for a weekend hike?")
     store.add_message(earlier.id, "assistant", "- Tent\n- Water filter", model="qwen2.5-7b")
+    store.set_pinned(earlier.id, True)
     store.create_thread("Explain SSE line endings", model="llama-3.1-8b")
     services = AppServices(
         store, Settings(QSettingsBackend(data)), StreamRegistry(), ProviderSetup(data)

@@ -14,6 +14,7 @@ from PySide6.QtCore import (
     QObject,
     QPersistentModelIndex,
     QPoint,
+    QSize,
     Qt,
     QTimer,
     Signal,
@@ -220,6 +221,9 @@ class ThreadSidebar(QWidget):
         self.list_view.setUniformItemSizes(False)
         self.list_view.setWordWrap(False)
         self.list_view.setTextElideMode(Qt.TextElideMode.ElideRight)
+        # The pin no taller than the text, so pinned rows are as high as the others.
+        size = self.list_view.fontMetrics().height() - 2
+        self.list_view.setIconSize(QSize(size, size))
         self.list_view.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
         self.list_view.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.list_view.setStyleSheet("QListView::item { padding: 5px 4px; }")
