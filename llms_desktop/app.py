@@ -67,6 +67,10 @@ class AppServices:
     def fallback_model(self) -> str:
         return os.environ.get(MODEL_ENV, "")
 
+    def has_provider(self) -> bool:
+        """Whether any provider is set up and enabled (else the window shows its welcome)."""
+        return bool(self.providers.registry.enabled)
+
     async def aclose(self) -> None:
         await self.providers.registry.aclose()
 
