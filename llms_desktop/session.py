@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import contextlib
 import dataclasses
+import functools
 import time
 import uuid
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, Protocol
 
 from llms_desktop.accumulate import Accumulator
 from llms_desktop.errors import ConfigError, LlmsDesktopError, StoreError
 from llms_desktop.providers.base import Provider
+from llms_desktop.store.writer import Writer, writer_for
+from llms_desktop.turns import Turn
 from llms_desktop.types import (
     ChatMessage,
     ChatRequest,
@@ -20,7 +24,6 @@ from llms_desktop.types import (
     Message,
     MessageStatus,
     ReasoningDelta,
-    Role,
     TextDelta,
     Thread,
     ToolCallDelta,
@@ -36,7 +39,6 @@ DEFAULT_CHECKPOINT_INTERVAL = 0.2
 # A checkpoint waits this long at most for a lock held elsewhere, then is retried later: better
 # than stalling the stream (and a UI sharing the loop) for the whole busy timeout.
 CHECKPOINT_LOCK_WAIT = 0.1
-TITLE_LENGTH = 60
 
 
 class SessionListener(Protocol):
@@ -70,7 +72,9 @@ class _NoListener:
 class ChatSession:
     """Runs exchanges against one provider and (unless `store` is None) saves them.
 
-    The user message is saved before the request. The answer is created `streaming`, its text
+    `store` is a Store (written at once, for the CLI) or a Writer such as StoreWriter (every
+    write on its own thread, so a locked database never stalls the loop). The user message is
+    saved before the request. The answer is created `streaming`, its text
     checkpointed while deltas arrive (at most every `checkpoint_interval` seconds, never per
     token; a timer saves the tail of a stream that goes quiet) and finally saved `complete`,
     `cancelled` or `error` with usage and timings. If the store fails mid-stream the text stays
@@ -80,156 +84,126 @@ class ChatSession:
     def __init__(
         self,
         provider: Provider,
-        store: Store | None,
+        store: Store | Writer | None,
         *,
         checkpoint_interval: float = DEFAULT_CHECKPOINT_INTERVAL,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.provider = provider
-        self.store = store
+        self.writer = None if store is None else writer_for(store)
         self.checkpoint_interval = checkpoint_interval
         self.clock = clock
 
-    async def run(
-        self,
-        *,
-        thread_id: str | None,
-        user_text: str | None,
-        model: str,
-        provider_id: str,
-        system_prompt: str | None = None,
-        params: Mapping[str, Any] | None = None,
-        stream: bool = True,
-        listener: SessionListener | None = None,
-    ) -> Message:
-        """Send `user_text` (None: answer the thread's last user message again); return the answer.
+    async def run(self, turn: Turn, listener: SessionListener | None = None) -> Message:
+        """Carry out `turn` (see turns.plan_*): save, stream `turn.request`, save; the answer.
 
-        With `thread_id` None a new thread is created, titled from `user_text`. Otherwise the
-        thread's history goes with the request; `system_prompt` and `params` given here replace
-        the thread's, and None keeps them. Raises the provider's error (after saving the partial
-        answer with status `error`), CancelledError (status `cancelled`), or StoreError.
+        Raises the provider's error (after saving the partial answer with status `error`),
+        CancelledError (status `cancelled`), or StoreError.
         """
         listener = listener or _NoListener()
-        if user_text is not None and not user_text.strip():
-            raise ConfigError("The message is empty.")
-        thread, history = self._load(
-            thread_id, user_text, model, provider_id, system_prompt, params
-        )
-        user_message = None
-        if user_text is not None:
-            user_message = self._add(thread, "user", user_text, "complete", model, provider_id)
-            history.append(ChatMessage("user", user_text))
-        answer = _Answer(
-            self._add(thread, "assistant", "", "streaming", model, provider_id),
-            self.store,
-            self.checkpoint_interval,
-            self.clock,
-        )
+        if self.writer is None:
+            thread, user_message, answer_message = self._in_memory(turn)
+        else:
+            thread, user_message, answer_message = await self.writer.run(
+                functools.partial(_begin, turn)
+            )
+        answer = _Answer(answer_message, self.writer, self.checkpoint_interval, self.clock)
         listener.on_started(thread, user_message, answer.message)
-        request = ChatRequest(
-            model=model, messages=tuple(history), stream=stream, params=dict(thread.params)
-        )
-        answer.start(request)
+        answer.start(turn.request)
         try:
-            async with contextlib.aclosing(self.provider.stream(request)) as deltas:
+            async with contextlib.aclosing(self.provider.stream(turn.request)) as deltas:
                 async for delta in deltas:
                     answer.add(delta)
                     listener.on_delta(delta)
         except (asyncio.CancelledError, KeyboardInterrupt):
-            listener.on_finished(answer.finish("cancelled")[0])
+            listener.on_finished((await answer.finish("cancelled"))[0])
             raise
         except LlmsDesktopError as exc:
-            listener.on_finished(answer.finish("error", error=str(exc))[0])
+            listener.on_finished((await answer.finish("error", error=str(exc)))[0])
             raise
         except Exception as exc:  # a bug: still keep what the user saw
-            listener.on_finished(answer.finish("error", error=f"{type(exc).__name__}: {exc}")[0])
+            error = f"{type(exc).__name__}: {exc}"
+            listener.on_finished((await answer.finish("error", error=error))[0])
             raise
-        message, failure = answer.finish("complete")
+        message, failure = await answer.finish("complete")
         listener.on_finished(message)
         if failure is not None:
             raise failure
         return message
 
-    def _load(
-        self,
-        thread_id: str | None,
-        user_text: str | None,
-        model: str,
-        provider_id: str,
-        system_prompt: str | None,
-        params: Mapping[str, Any] | None,
-    ) -> tuple[Thread, list[ChatMessage]]:
-        """The thread (created when new, settings updated when continued) and its history."""
-        if thread_id is None:
-            if user_text is None:
-                raise ConfigError("There is nothing to answer: give a message or a thread.")
-            settings: dict[str, Any] = {
-                "model": model,
-                "provider": provider_id,
-                "system_prompt": system_prompt,
-                "params": dict(params or {}),
-            }
-            title = title_from(user_text)
-            if self.store is None:
-                now = time.time()
-                thread = Thread(id=uuid.uuid4().hex, title=title, created_at=now, updated_at=now)
-                thread = dataclasses.replace(thread, **settings)
-            else:
-                thread = self.store.create_thread(title, **settings)
-            return thread, _system(system_prompt)
-        if self.store is None:
+    def _in_memory(self, turn: Turn) -> tuple[Thread, Message | None, Message]:
+        """The thread and messages of an exchange that is not saved (`--no-store`)."""
+        if turn.thread_id is not None or turn.continue_id is not None:
             raise ConfigError("Continuing a thread needs the thread database (drop --no-store).")
-        loaded = self.store.get_thread(thread_id)
-        if loaded is None:
-            raise ConfigError(f"No thread has the id {thread_id!r}.")
-        stored = self.store.messages(thread_id)
-        if user_text is None and (not stored or stored[-1].role != "user"):
-            raise ConfigError(
-                "There is nothing to answer again: the last message is not the user's."
-            )
-        thread = dataclasses.replace(
-            loaded,
-            model=model,
-            provider=provider_id,
-            system_prompt=loaded.system_prompt if system_prompt is None else system_prompt,
-            params=loaded.params if params is None else dict(params),
+        now = time.time()
+        settings = turn.settings
+        thread = Thread(
+            id=uuid.uuid4().hex,
+            title=turn.title,
+            created_at=now,
+            updated_at=now,
+            model=settings.model,
+            provider=settings.provider,
+            system_prompt=settings.system_prompt,
+            params=dict(settings.params),
         )
-        if thread != loaded:
-            self.store.update_thread_settings(
-                thread.id,
-                model=thread.model,
-                provider=thread.provider,
-                system_prompt=thread.system_prompt,
-                params=thread.params,
-            )
-        return thread, _system(thread.system_prompt) + history_messages(stored)
-
-    def _add(
-        self,
-        thread: Thread,
-        role: Role,
-        content: str,
-        status: MessageStatus,
-        model: str,
-        provider_id: str,
-    ) -> Message:
-        # Only the answer records the model and provider it came from.
-        model_id = model if role == "assistant" else None
-        provider = provider_id if role == "assistant" else None
-        if self.store is not None:
-            return self.store.add_message(
-                thread.id, role, content, status=status, model=model_id, provider=provider
-            )
-        return Message(
+        user = None
+        parent_id = None
+        if turn.user_text is not None:
+            user = Message(uuid.uuid4().hex, thread.id, "user", turn.user_text, created_at=now)
+            parent_id = user.id
+        answer = Message(
             id=uuid.uuid4().hex,
             thread_id=thread.id,
-            role=role,
-            content=content,
-            status=status,
-            model=model_id,
-            provider=provider,
-            created_at=time.time(),
+            role="assistant",
+            content="",
+            status="streaming",
+            parent_id=parent_id,
+            model=turn.request.model,
+            provider=turn.provider_id,
+            created_at=now,
         )
+        return thread, user, answer
+
+
+def _begin(turn: Turn, store: Store) -> tuple[Thread, Message | None, Message]:
+    """Before the request, in one transaction: the thread (created, or its settings saved), the
+    user message, and the answer, `streaming` (or a stopped answer reopened to continue)."""
+    settings = turn.settings
+    values: dict[str, Any] = {
+        "model": settings.model,
+        "provider": settings.provider,
+        "system_prompt": settings.system_prompt,
+        "params": dict(settings.params),
+    }
+    with store.transaction("save the thread" if turn.thread_id is None else "save the message"):
+        if turn.thread_id is None:
+            thread = store.create_thread(turn.title, **values)
+        else:
+            if turn.save_settings:
+                store.update_thread_settings(turn.thread_id, **values)
+            loaded = store.get_thread(turn.thread_id)
+            if loaded is None:
+                raise ConfigError(f"No thread has the id {turn.thread_id!r}.")
+            thread = loaded
+        user = None
+        parent_id = turn.parent_id
+        if turn.user_text is not None:
+            user = store.add_message(thread.id, "user", turn.user_text, parent_id=parent_id)
+            parent_id = user.id
+        if turn.continue_id is not None:
+            answer = store.reopen_message(turn.continue_id)
+        else:
+            answer = store.add_message(
+                thread.id,
+                "assistant",
+                "",
+                status="streaming",
+                model=turn.request.model,
+                provider=turn.provider_id,
+                parent_id=parent_id,
+            )
+    return thread, user, answer
 
 
 class _Answer:
@@ -238,15 +212,21 @@ class _Answer:
     def __init__(
         self,
         message: Message,
-        store: Store | None,
+        writer: Writer | None,
         interval: float,
         clock: Callable[[], float],
     ) -> None:
         self.message = message
-        self.store = store
+        self.writer = writer
         self.interval = interval
         self.clock = clock
         self.accumulator = Accumulator()
+        # A continued answer keeps its text; the new tokens are appended to it.
+        if message.content:
+            self.accumulator.add(TextDelta(message.content))
+        if message.reasoning:
+            self.accumulator.add(ReasoningDelta(message.reasoning))
+        self.carried = (len(message.content), len(message.reasoning or ""))
         self.request: ChatRequest | None = None
         self.started = clock()
         self.first_token: float | None = None
@@ -254,10 +234,13 @@ class _Answer:
         self.due = 0.0  # when unsaved text must be saved (clock time)
         self.timer: asyncio.TimerHandle | None = None
         self.failure: StoreError | None = None
+        self.saving: concurrent.futures.Future[None] | None = None  # the checkpoint in flight
+        self.loop: asyncio.AbstractEventLoop | None = None
 
     def start(self, request: ChatRequest) -> None:
         self.request = request
         self.started = self.clock()
+        self.loop = asyncio.get_running_loop()
 
     def add(self, delta: Delta) -> None:
         self.accumulator.add(delta)
@@ -266,7 +249,7 @@ class _Answer:
         now = self.clock()
         if self.first_token is None:
             self.first_token = now
-        if self.store is None:
+        if self.writer is None:
             return
         if not self.dirty:
             self.dirty = True
@@ -279,8 +262,10 @@ class _Answer:
             self._arm()
 
     def _arm(self) -> None:
+        if self.loop is None or self.loop.is_closed():
+            return  # no loop: the next delta retries
         delay = max(0.0, self.due - self.clock())
-        self.timer = asyncio.get_running_loop().call_later(delay, self._on_timer)
+        self.timer = self.loop.call_later(delay, self._on_timer)
 
     def _on_timer(self) -> None:
         self.timer = None
@@ -292,32 +277,57 @@ class _Answer:
             self.timer = None
 
     def checkpoint(self) -> None:
-        """Save the text so far; on failure keep it in memory and retry one interval later."""
+        """Save the text so far, one checkpoint at a time; on failure keep it in memory and try
+        again one interval later."""
         self._disarm()
-        if not self.dirty or self.store is None:
+        if not self.dirty or self.writer is None:
+            return
+        if self.saving is not None and not self.saving.done():
+            # The last checkpoint is still being written (a lock held elsewhere): this text
+            # goes with the next one, never queueing up behind it.
+            self.due = self.clock() + self.interval
+            self._arm()
             return
         acc = self.accumulator
-        try:
-            self.store.update_message_content(
-                self.message.id,
-                acc.text,
-                reasoning=acc.reasoning_text or None,
-                tool_calls=acc.tool_call_dicts() or None,
-                timeout=min(CHECKPOINT_LOCK_WAIT, self.store.busy_timeout),
-            )
-        except StoreError as exc:
-            self.failure = exc
-            self.due = self.clock() + self.interval
-            with contextlib.suppress(RuntimeError):  # no running loop: the next delta retries
-                self._arm()
-            return
-        self.dirty = False
-        self.failure = None
+        message_id = self.message.id
+        text, reasoning, calls = acc.text, acc.reasoning_text or None, acc.tool_call_dicts()
 
-    def finish(
+        def save(store: Store) -> None:
+            store.update_message_content(
+                message_id,
+                text,
+                reasoning=reasoning,
+                tool_calls=calls or None,
+                timeout=min(CHECKPOINT_LOCK_WAIT, store.busy_timeout),
+            )
+
+        self.dirty = False
+        self.saving = self.writer.submit(save)
+        self.saving.add_done_callback(self._on_saved)
+
+    def _on_saved(self, saving: concurrent.futures.Future[None]) -> None:
+        # Called on the writer's thread (or at once, for an InlineWriter).
+        error = None if saving.cancelled() else saving.exception()
+        if error is None:
+            self.failure = None
+        elif self.loop is not None and not self.loop.is_closed():
+            with contextlib.suppress(RuntimeError):  # the loop closed meanwhile
+                self.loop.call_soon_threadsafe(self._on_save_failed, error)
+
+    def _on_save_failed(self, error: BaseException) -> None:
+        self.failure = error if isinstance(error, StoreError) else StoreError(str(error))
+        if not self.dirty:
+            self.dirty = True
+            self.due = self.clock() + self.interval
+            self._arm()
+
+    async def finish(
         self, status: MessageStatus, *, error: str | None = None
     ) -> tuple[Message, StoreError | None]:
-        """The final message, saved if possible; a failed save is returned, not raised."""
+        """The final message, saved if possible; a failed save is returned, not raised.
+
+        The save is shielded: cancelling the caller again does not stop it half way.
+        """
         self._disarm()
         end = self.clock()
         acc = self.accumulator
@@ -335,11 +345,12 @@ class _Answer:
             ttft_ms=usage["ttft_ms"],
             duration_ms=usage["duration_ms"],
         )
-        if self.store is None:
+        if self.writer is None:
             return final, None
-        try:
-            saved = self.store.finish_message(
-                self.message.id,
+
+        def save(store: Store) -> Message:
+            return store.finish_message(
+                final.id,
                 status,
                 content=final.content,
                 reasoning=final.reasoning,
@@ -347,6 +358,9 @@ class _Answer:
                 error=error,
                 usage=usage,
             )
+
+        try:
+            saved = await asyncio.shield(asyncio.wrap_future(self.writer.submit(save)))
         except StoreError as exc:
             return final, exc
         return saved, None
@@ -362,7 +376,10 @@ class _Answer:
             prompt = estimate_tokens(_request_text(self.request.messages))
         if completion is None:
             calls = "".join(str(call["function"]) for call in acc.tool_call_dicts())
-            completion = estimate_tokens(acc.text + acc.reasoning_text + calls)
+            # A continued answer's earlier text is not part of this generation.
+            text, reasoning = self.carried
+            new = acc.text[text:] + acc.reasoning_text[reasoning:]
+            completion = estimate_tokens(new + calls)
         ttft = None if self.first_token is None else (self.first_token - self.started) * 1000
         return {
             "prompt_tokens": prompt,
@@ -373,34 +390,6 @@ class _Answer:
         }
 
 
-def history_messages(stored: Sequence[Message]) -> list[ChatMessage]:
-    """What a thread's stored messages send to the model.
-
-    Answers with no text (failed or cancelled before the first token) are left out. Tool calls
-    and tool results are not replayed: Message does not keep a tool result's call id yet.
-    """
-    out = []
-    for message in stored:
-        if message.role == "tool":
-            continue
-        if message.role == "assistant" and not message.content:
-            continue
-        out.append(ChatMessage(message.role, message.content))
-    return out
-
-
-def title_from(text: str, limit: int = TITLE_LENGTH) -> str:
-    """A thread title from the first message: whitespace collapsed, cut at a word, with …"""
-    line = " ".join(text.split())
-    if len(line) <= limit:
-        return line
-    cut = line[: limit - 1]
-    space = cut.rfind(" ")
-    if space > limit // 2:
-        cut = cut[:space]
-    return cut.rstrip(" ,.;:-") + "…"
-
-
 def estimate_tokens(text: str) -> int:
     """A rough token count (about four characters a token for English text)."""
     return (len(text) + 3) // 4
@@ -408,7 +397,3 @@ def estimate_tokens(text: str) -> int:
 
 def _request_text(messages: Sequence[ChatMessage]) -> str:
     return "".join(m.content if isinstance(m.content, str) else str(m.content) for m in messages)
-
-
-def _system(prompt: str | None) -> list[ChatMessage]:
-    return [ChatMessage("system", prompt)] if prompt else []

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from llms_desktop import errors
 from llms_desktop.accumulate import Accumulator
 from llms_desktop.cli import add_connection_options, open_store
-from llms_desktop.cli.connect import add_provider_option, choose_model, open_for
+from llms_desktop.cli.connect import add_provider_option, choose_model, close, open_for
+from llms_desktop.providers.base import MODEL_ENV
 from llms_desktop.text_hygiene import clean_text
 from llms_desktop.types import (
     Delta,
@@ -19,6 +21,10 @@ from llms_desktop.types import (
     TextDelta,
     Thread,
 )
+
+if TYPE_CHECKING:
+    from llms_desktop.store import Store
+    from llms_desktop.turns import Turn
 
 
 def register(commands: Any) -> None:
@@ -55,10 +61,30 @@ def register(commands: Any) -> None:
         metavar="ID",
         help="continue this saved thread, sending its history (a unique start of the id will do)",
     )
+    branch = parser.add_mutually_exclusive_group()
+    branch.add_argument(
+        "--regenerate",
+        action="store_true",
+        help="with --thread: answer the last message again, as a new version (no PROMPT)",
+    )
+    branch.add_argument(
+        "--edit",
+        metavar="MESSAGE_ID",
+        help="with --thread: send PROMPT as a new version of this message of yours (a unique "
+        "start of the id will do); the original and its answers are kept",
+    )
+    branch.add_argument(
+        "--continue",
+        dest="continue_answer",
+        action="store_true",
+        help="with --thread: continue the last answer where it stopped (no PROMPT)",
+    )
     parser.add_argument(
         "--no-store", action="store_true", help="do not save this exchange in the thread database"
     )
-    parser.add_argument("prompt", metavar="PROMPT", help="the message; - reads it from stdin")
+    parser.add_argument(
+        "prompt", metavar="PROMPT", nargs="?", help="the message; - reads it from stdin"
+    )
     parser.set_defaults(handler=run)
 
 
@@ -90,11 +116,20 @@ def run(args: argparse.Namespace) -> int:
     """Run the command; Ctrl+C surfaces as KeyboardInterrupt after the stream is closed."""
     import asyncio  # loaded per command so `--version` and `--help` start fast
 
-    prompt = read_prompt(args.prompt)
+    again = args.regenerate or args.continue_answer
+    if again or args.edit:
+        flag = "--regenerate" if args.regenerate else "--continue" if again else "--edit"
+        if not args.thread:
+            raise errors.ConfigError(f"{flag} needs --thread ID.")
+        if again and args.prompt is not None:
+            raise errors.ConfigError(f"{flag} takes no PROMPT: it answers the thread again.")
+    if args.prompt is None and not again:
+        raise errors.ConfigError("Give a PROMPT (or - to read it from stdin).")
+    prompt = read_prompt(args.prompt) if args.prompt is not None else None
     return asyncio.run(_chat(args, prompt))
 
 
-async def _chat(args: argparse.Namespace, prompt: str) -> int:
+async def _chat(args: argparse.Namespace, prompt: str | None) -> int:
     # httpx and sqlite3 load here, not at parse time: `--version` and `--help` stay fast.
     from llms_desktop.session import ChatSession
 
@@ -108,28 +143,28 @@ async def _chat(args: argparse.Namespace, prompt: str) -> int:
         params = flag_params(args)
         if thread is not None:
             params = {**thread.params, **params}  # flags override what the thread was using
-        asked = args.model or (thread.model if thread is not None else None)
-        hint = thread.provider if thread is not None and not args.model else None
-        connected = open_for(args, asked, provider_hint=hint)
+        # As in the window: the model asked for, else the thread's, else $LLMS_DESKTOP_MODEL.
+        asked = (
+            args.model
+            or (thread.model if thread is not None else None)
+            or os.environ.get(MODEL_ENV)
+        )
+        same_route = thread is not None and not args.model
+        connected = await open_for(
+            args, asked, thread_provider=thread.provider if same_route and thread else None
+        )
         provider = connected.provider
         try:
             model = await choose_model(connected)
             printer = _Printer(show_text=not args.json, show_reasoning=args.reasoning)
             completed = False
+            turn = _plan(args, store, thread, prompt, model, connected.provider_id, params)
             try:
-                await ChatSession(provider, store).run(
-                    thread_id=thread.id if thread else None,
-                    user_text=prompt,
-                    model=model,
-                    provider_id=connected.provider_id,
-                    system_prompt=args.system,
-                    params=params,
-                    stream=not args.no_stream,
-                    listener=printer,
-                )
+                await ChatSession(provider, store).run(turn, printer)
                 completed = True
             finally:
                 printer.end(completed=completed)
+                _print_notices(provider)
             if args.json:
                 json.dump(
                     printer.accumulator.completion(), sys.stdout, ensure_ascii=False, indent=2
@@ -137,11 +172,61 @@ async def _chat(args: argparse.Namespace, prompt: str) -> int:
                 sys.stdout.write("\n")
                 sys.stdout.flush()
         finally:
-            await provider.aclose()
+            await close(connected)
     finally:
         if store is not None:
             store.close()
     return 0
+
+
+def _plan(
+    args: argparse.Namespace,
+    store: Store | None,
+    thread: Thread | None,
+    prompt: str | None,
+    model: str,
+    provider_id: str,
+    params: dict[str, Any],
+) -> Turn:
+    """The exchange the flags ask for: a new message, a regenerated answer, an edit, or more."""
+    from llms_desktop import turns
+
+    stream = not args.no_stream
+    if thread is None or (prompt is not None and not args.edit):
+        assert prompt is not None
+        return turns.plan_send(
+            store,
+            thread_id=thread.id if thread else None,
+            text=prompt,
+            model=model,
+            provider_id=provider_id,
+            system_prompt=args.system,
+            params=params,
+            stream=stream,
+        )
+    common: dict[str, Any] = {
+        "thread_id": thread.id,
+        "model": model,
+        "provider_id": provider_id,
+        "params": params,
+        "stream": stream,
+    }
+    if args.edit:
+        assert prompt is not None
+        return turns.plan_edit(store, message_id=args.edit, text=prompt, **common)
+    if args.regenerate:
+        return turns.plan_regenerate(store, message_id=None, **common)
+    assert store is not None
+    leaf = store.tree(thread.id).leaf_under(None)
+    if leaf is None:
+        raise errors.ConfigError("The thread is empty: there is no answer to continue.")
+    return turns.plan_continue(store, message_id=leaf, **common)
+
+
+def _print_notices(provider: object) -> None:
+    """What the provider noticed on the way (a redirect it followed), one line each."""
+    for notice in getattr(provider, "notices", ()):
+        print(f"llms-desktop: note: {notice}", file=sys.stderr)
 
 
 class _Printer:

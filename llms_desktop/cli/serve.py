@@ -149,10 +149,13 @@ async def _serve(args: argparse.Namespace) -> int:
 
     from llms_desktop.cli import open_store
     from llms_desktop.server import LocalServer
+    from llms_desktop.store.writer import StoreWriter
 
     _log_warnings()
     registry = _registry(args)
-    store = open_store(args) if args.store else None
+    # Saving runs on its own thread: a database locked by another process must not hold up
+    # the requests this loop serves.
+    store = StoreWriter(open_store(args)) if args.store else None
     try:
         server = LocalServer(
             registry,
@@ -188,7 +191,7 @@ def _log_warnings() -> None:
     import logging
 
     logger = logging.getLogger("llms_desktop")
-    if not logger.handlers:
+    if not any(type(handler) is logging.StreamHandler for handler in logger.handlers):
         handler = logging.StreamHandler(sys.stderr)
         handler.setFormatter(logging.Formatter("llms-desktop: %(levelname)s: %(message)s"))
         logger.addHandler(handler)

@@ -29,8 +29,13 @@ def register(commands: Any) -> None:
     listing.add_argument("--offset", type=int, default=0, metavar="N", help="skip the first N")
     listing.set_defaults(handler=_list)
 
-    show = actions.add_parser("show", help="print a thread as markdown")
+    show = actions.add_parser("show", help="print a thread as markdown (its active path)")
     show.add_argument("id", metavar="ID", help="thread id (a unique start of it will do)")
+    show.add_argument(
+        "--all-branches",
+        action="store_true",
+        help="print every version of every message, with ids, as a tree",
+    )
     show.set_defaults(handler=_show)
 
     search = actions.add_parser("search", help="find messages containing every word")
@@ -77,8 +82,10 @@ def _show(args: argparse.Namespace) -> int:
 
     with open_store(args) as store:
         thread = store.get_thread(store.resolve_thread_id(args.id))
-        if thread is not None:
-            print(thread_markdown(thread, store.messages(thread.id)))
+        if thread is not None and args.all_branches:
+            print(thread_markdown(thread, (), store.tree(thread.id)))
+        elif thread is not None:
+            print(thread_markdown(thread, store.messages(thread.id), ids=True))
     return 0
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 from collections.abc import Callable
 from typing import TYPE_CHECKING
@@ -15,13 +16,22 @@ from llms_desktop.accumulate import Accumulator
 from llms_desktop.providers.base import Provider
 from llms_desktop.providers.registry import Route
 from llms_desktop.server.api_errors import ApiError, from_provider_error
-from llms_desktop.server.chunks import DONE, ChunkEncoder, completion, event
-from llms_desktop.server.request import CompletionRequest
+from llms_desktop.server.chunks import (
+    DONE,
+    ChunkEncoder,
+    answer_text,
+    completion,
+    estimated_usage,
+    event,
+)
+from llms_desktop.server.request import CompletionRequest, content_text
 from llms_desktop.server.storing import relay, start_thread
+from llms_desktop.store.writer import writer_for
 from llms_desktop.types import ChatRequest, Delta, ResponseInfo, Usage
 
 if TYPE_CHECKING:
     from llms_desktop.store import Store
+    from llms_desktop.store.writer import Writer
 
 log = logging.getLogger(__name__)
 
@@ -55,10 +65,12 @@ class StreamSink:
     FIRST_BYTE_WAIT of silence, so the client knows the request is alive.
     """
 
-    def __init__(self, http: web.Request, model: str, include_usage: bool) -> None:
+    def __init__(self, http: web.Request, model: str, include_usage: bool, prompt: str) -> None:
         self.http = http
         self.model = model
         self.include_usage = include_usage
+        self.prompt = prompt  # to estimate usage when the upstream sends none
+        self.answer: list[str] = []
         self.response: web.StreamResponse | None = None
         self.encoder = ChunkEncoder(model)
         self.usage: Usage | None = None
@@ -73,6 +85,8 @@ class StreamSink:
             if isinstance(delta, Usage):
                 self.usage = delta  # sent once, at the end: upstreams may repeat running totals
                 return
+            if self.include_usage:
+                self.answer.append(answer_text(delta))
             data = self.encoder.delta(delta)
             if data is not None:
                 await self._write(data)
@@ -109,7 +123,8 @@ class StreamSink:
         await self._write(self.encoder.role())
 
     async def finish(self) -> web.StreamResponse:
-        """The usage chunk (when asked for and known), `[DONE]`, and the end of the body."""
+        """The usage chunk when asked for (the upstream's, else our estimate, marked as such),
+        `[DONE]`, and the end of the body."""
         async with self._writing:
             if self.response is None:
                 await self._open(None)
@@ -117,6 +132,9 @@ class StreamSink:
             tail = b""
             if self.include_usage and self.usage is not None:
                 tail += self.encoder.usage(self.usage)
+            elif self.include_usage:
+                guess = estimated_usage(self.prompt, "".join(self.answer))
+                tail += self.encoder.usage(guess, estimated=True)
             await self._end(tail + DONE)
             return self.response
 
@@ -138,8 +156,9 @@ class StreamSink:
 class CollectSink:
     """Gathers deltas into one `chat.completion` (a `stream: false` request)."""
 
-    def __init__(self, model: str) -> None:
+    def __init__(self, model: str, prompt: str) -> None:
         self.model = model
+        self.prompt = prompt
         self.accumulator = Accumulator()
         self.response: web.StreamResponse | None = None  # nothing is sent before the end
 
@@ -147,7 +166,7 @@ class CollectSink:
         self.accumulator.add(delta)
 
     async def finish(self) -> web.StreamResponse:
-        return web.json_response(completion(self.accumulator, self.model))
+        return web.json_response(completion(self.accumulator, self.model, self.prompt))
 
     async def fail(self, error: ApiError) -> web.StreamResponse:
         return error.response()
@@ -157,9 +176,11 @@ class Exchanges:
     """Runs chat completions and keeps track of those in flight, so stop() can end them."""
 
     def __init__(
-        self, store: Store | None = None, on_change: Callable[[int], None] | None = None
+        self, store: Store | Writer | None = None, on_change: Callable[[int], None] | None = None
     ) -> None:
         self.store = store
+        # Saving runs on a writer thread (a StoreWriter) or at once (a plain Store).
+        self.writer = None if store is None else writer_for(store)
         self.on_change = on_change
         self.stopping = False
         self._relays: set[asyncio.Task[None]] = set()
@@ -180,19 +201,22 @@ class Exchanges:
             # The provider's saved parameters are defaults; the client's own values win.
             params={**route.config.params, **request.params},
         )
+        prompt = "".join(content_text(message.content) for message in request.messages)
         sink: StreamSink | CollectSink = (
-            StreamSink(http, request.model, request.include_usage)
+            StreamSink(http, request.model, request.include_usage, prompt)
             if request.stream
-            else CollectSink(request.model)
+            else CollectSink(request.model, prompt)
         )
         if self.stopping:
             raise shutting_down()
         thread = None
-        if self.store is not None:
-            thread = start_thread(self.store, request, route, upstream)
+        if self.writer is not None:
+            thread = await self.writer.run(
+                functools.partial(start_thread, request=request, route=route, upstream=upstream)
+            )
         # The upstream work runs in its own task so that stop() can cancel it alone: this
         # handler must live on to write the stream's last event.
-        task = asyncio.create_task(relay(provider, upstream, sink.add, self.store, thread, route))
+        task = asyncio.create_task(relay(provider, upstream, sink.add, self.writer, thread, route))
         self._track(task)
         keeper = (
             asyncio.create_task(sink.keep_alive(task)) if isinstance(sink, StreamSink) else None

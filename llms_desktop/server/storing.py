@@ -12,11 +12,13 @@ from llms_desktop.errors import StoreError
 from llms_desktop.providers.base import Provider
 from llms_desktop.providers.registry import Route
 from llms_desktop.server.request import CompletionRequest, content_text
-from llms_desktop.session import ChatSession, title_from
+from llms_desktop.session import ChatSession
+from llms_desktop.turns import ThreadSettings, Turn, title_from
 from llms_desktop.types import ChatRequest, Delta, ModelInfo
 
 if TYPE_CHECKING:
     from llms_desktop.store import Store
+    from llms_desktop.store.writer import Writer
 
 log = logging.getLogger(__name__)
 
@@ -29,7 +31,8 @@ class SavedThread:
 
     thread_id: str
     user_text: str
-    system_prompt: str | None
+    settings: ThreadSettings
+    parent_id: str | None  # the last earlier turn, under which the user message goes
 
 
 def start_thread(
@@ -46,47 +49,45 @@ def start_thread(
     index, user_text = last
     systems = [content_text(m.content) for m in request.messages if m.role == "system"]
     system_prompt = "\n\n".join(text for text in systems if text) or None
+    settings = ThreadSettings(route.model, route.config.id, system_prompt, dict(upstream.params))
+    parent_id = None
     try:
         thread = store.create_thread(
             title_from(user_text),
-            model=route.model,
-            provider=route.config.id,
-            system_prompt=system_prompt,
-            params=dict(upstream.params),
+            model=settings.model,
+            provider=settings.provider,
+            system_prompt=settings.system_prompt,
+            params=settings.params,
         )
         for message in request.messages[:index]:
             if message.role != "system":
-                store.add_message(
+                parent_id = store.add_message(
                     thread.id,
                     message.role,
                     content_text(message.content),
                     tool_calls=message.tool_calls,
-                )
+                    parent_id=parent_id,
+                ).id
     except StoreError as exc:
         log.warning("not saving this exchange: %s", exc)
         return None
-    return SavedThread(thread.id, user_text, system_prompt)
+    return SavedThread(thread.id, user_text, settings, parent_id)
 
 
-class _Forward:
-    """A provider for ChatSession that sends the client's own request, and hands every delta
-    to the HTTP response before the session sees it.
+class _Tee:
+    """A provider for ChatSession that hands every delta to the HTTP response before the
+    session sees it, so saving never delays the client."""
 
-    ChatSession rebuilds a request from the stored thread, which would drop tool results and
-    content parts; the server must send upstream exactly what its client asked.
-    """
-
-    def __init__(self, provider: Provider, request: ChatRequest, sink: DeltaSink) -> None:
+    def __init__(self, provider: Provider, sink: DeltaSink) -> None:
         self.id = provider.id
         self.provider = provider
-        self.request = request
         self.sink = sink
         self.started = False
         self.ended = False
 
     async def stream(self, request: ChatRequest) -> AsyncGenerator[Delta]:
         self.started = True
-        async with aclosing(self.provider.stream(self.request)) as deltas:
+        async with aclosing(self.provider.stream(request)) as deltas:
             async for delta in deltas:
                 await self.sink(delta)
                 yield delta
@@ -103,23 +104,26 @@ async def relay(
     provider: Provider,
     upstream: ChatRequest,
     sink: DeltaSink,
-    store: Store | None,
+    store: Store | Writer | None,
     thread: SavedThread | None,
     route: Route,
 ) -> None:
     """Send `upstream` and pass each delta to `sink`; with a thread, save the exchange too."""
     if store is not None and thread is not None:
-        forward = _Forward(provider, upstream, sink)
+        forward = _Tee(provider, sink)
+        # The client's exact request goes upstream (tool results, content parts and all); the
+        # thread keeps the turns before it and this exchange.
+        turn = Turn(
+            request=upstream,
+            provider_id=route.config.id,
+            thread_id=thread.thread_id,
+            parent_id=thread.parent_id,
+            user_text=thread.user_text,
+            settings=thread.settings,
+            save_settings=False,
+        )
         try:
-            await ChatSession(forward, store).run(
-                thread_id=thread.thread_id,
-                user_text=thread.user_text,
-                model=route.model,
-                provider_id=route.config.id,
-                system_prompt=thread.system_prompt,
-                params=upstream.params,
-                stream=upstream.stream,
-            )
+            await ChatSession(forward, store).run(turn)
             return
         except StoreError as exc:
             log.warning("could not save the exchange in thread %s: %s", thread.thread_id, exc)

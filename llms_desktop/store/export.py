@@ -6,11 +6,13 @@ import datetime as dt
 from collections.abc import Iterable, Iterator
 from typing import Any
 
+from llms_desktop.branches import MessageTree
 from llms_desktop.store.store import Store
 from llms_desktop.types import Message, Thread
 
 FORMAT_NAME = "llms-desktop"
-FORMAT_VERSION = 1
+# 2: messages form a tree (parent_id, selected_at); version 1 files were one linear path.
+FORMAT_VERSION = 2
 
 
 def iter_threads(store: Store, thread_ids: Iterable[str] | None = None) -> Iterator[Thread]:
@@ -63,24 +65,26 @@ def message_dict(message: Message) -> dict[str, Any]:
         "ttft_ms": message.ttft_ms,
         "duration_ms": message.duration_ms,
         "created_at": message.created_at,
+        "selected_at": message.selected_at,
     }
 
 
 def export_json(store: Store, thread_ids: Iterable[str] | None = None) -> dict[str, Any]:
-    """The export document: `{"format": "llms-desktop", "version": 1, "threads": [...]}`."""
+    """The export document: `{"format": "llms-desktop", "version": 2, "threads": [...]}`, every
+    branch of every thread kept."""
     return {
         "format": FORMAT_NAME,
         "version": FORMAT_VERSION,
         "exported_at": _iso(dt.datetime.now(dt.UTC).timestamp()),
         "threads": [
-            thread_dict(thread, store.messages(thread.id))
+            thread_dict(thread, store.all_messages(thread.id))
             for thread in iter_threads(store, thread_ids)
         ],
     }
 
 
 def export_markdown(store: Store, thread_ids: Iterable[str] | None = None) -> str:
-    """Every chosen thread as markdown, separated by horizontal rules."""
+    """Every chosen thread as markdown (its active path), separated by horizontal rules."""
     parts = [
         thread_markdown(thread, store.messages(thread.id))
         for thread in iter_threads(store, thread_ids)
@@ -88,8 +92,20 @@ def export_markdown(store: Store, thread_ids: Iterable[str] | None = None) -> st
     return "\n\n---\n\n".join(parts) + ("\n" if parts else "")
 
 
-def thread_markdown(thread: Thread, messages: Iterable[Message]) -> str:
-    """One thread as a markdown document: a title, its settings, then each message."""
+def thread_markdown(
+    thread: Thread,
+    messages: Iterable[Message],
+    tree: MessageTree | None = None,
+    *,
+    ids: bool = False,
+) -> str:
+    """One thread as a markdown document: a title, its settings, then each message.
+
+    With `tree`, every message of every branch is shown depth first, each heading saying its
+    id, which message it answers, its version among its siblings and whether it is on the
+    active path; `messages` is then ignored. `ids` adds each message's short id to its heading
+    (for `chat --edit`).
+    """
     lines = [f"# {thread.title or 'Untitled'}", ""]
     lines.append(f"- Thread: `{thread.id}`")
     lines.append(f"- Created: {_iso(thread.created_at)} · Updated: {_iso(thread.updated_at)}")
@@ -101,8 +117,13 @@ def thread_markdown(thread: Thread, messages: Iterable[Message]) -> str:
         lines.append(f"- Parameters: {settings}")
     if thread.system_prompt:
         lines += ["", "**System prompt**", "", _quote(thread.system_prompt)]
-    for message in messages:
-        lines += ["", f"## {_heading(message)}", ""]
+    if tree is not None:
+        active = {m.id for m in tree.active_path()}
+        entries = [(_branch_heading(tree, depth, m, active), m) for depth, m in tree.walk()]
+    else:
+        entries = [(_heading(m) + (f" · `{m.id[:8]}`" if ids else ""), m) for m in messages]
+    for heading, message in entries:
+        lines += ["", f"## {heading}", ""]
         if message.reasoning:
             lines += [
                 "<details><summary>Reasoning</summary>",
@@ -134,6 +155,18 @@ def _heading(message: Message) -> str:
     if speed is not None:
         parts.append(f"{speed:.1f} tokens/s")
     parts.append(_iso(message.created_at))
+    return " · ".join(parts)
+
+
+def _branch_heading(tree: MessageTree, depth: int, message: Message, active: set[str]) -> str:
+    parts = ["│ " * depth + _heading(message), f"id `{message.id}`"]
+    if message.parent_id:
+        parts.append(f"after `{message.parent_id[:8]}`")
+    versions = tree.versions(message.id)
+    if versions.count > 1:
+        parts.append(f"version {versions.index}/{versions.count}")
+    if message.id in active:
+        parts.append("active")
     return " · ".join(parts)
 
 

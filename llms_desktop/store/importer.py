@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Any, cast
 
@@ -52,9 +52,18 @@ def parse(document: Any, source: str = "the file") -> Parsed:
                 f"{source}: export version {version!r} is not supported "
                 f"(this llms-desktop reads up to {FORMAT_VERSION})."
             )
-        reader: Callable[[_Fields], tuple[Thread, list[Message]]] = _our_thread
+        # Version 1 threads were linear: each message answers the one before it.
+        linear = version < 2
+
+        def reader(fields: _Fields) -> tuple[Thread, list[Message]]:
+            thread, messages = _our_thread(fields)
+            return thread, _chained(messages) if linear else messages
+
     elif document.get("source") == "llmspy":
-        reader = _llmspy_thread
+
+        def reader(fields: _Fields) -> tuple[Thread, list[Message]]:
+            return _chained_thread(_llmspy_thread(fields))
+
     else:
         raise ImportFormatError(
             f'{source}: not an llms-desktop export ("format": "{FORMAT_NAME}") '
@@ -230,6 +239,7 @@ def _our_thread(fields: _Fields) -> tuple[Thread, list[Message]]:
                 ttft_ms=item.optional_number("ttft_ms"),
                 duration_ms=item.optional_number("duration_ms"),
                 created_at=item.number("created_at", default=created),
+                selected_at=item.optional_number("selected_at"),
             )
         )
     _check_unique(fields, messages)
@@ -247,12 +257,36 @@ def _check_unique(fields: _Fields, messages: list[Message]) -> None:
             raise ImportFormatError(f"{where}.position: {message.position} appears twice.")
         ids.add(message.id)
         positions.add(message.position)
+    parents = {message.id: message.parent_id for message in messages}
     for index, message in enumerate(messages):
         if message.parent_id is not None and message.parent_id not in ids:
             raise ImportFormatError(
                 f"{fields.path}.messages[{index}].parent_id: {message.parent_id!r} is not a "
                 "message of this thread."
             )
+        seen = {message.id}
+        parent = message.parent_id
+        while parent is not None:
+            if parent in seen:
+                raise ImportFormatError(
+                    f"{fields.path}.messages[{index}].parent_id: the messages' parents form a loop."
+                )
+            seen.add(parent)
+            parent = parents.get(parent)
+
+
+def _chained(messages: list[Message]) -> list[Message]:
+    """A linear conversation as a tree: each message's parent is the one before it."""
+    ordered = sorted(messages, key=lambda m: m.position)
+    out: list[Message] = []
+    for before, message in zip([None, *ordered], ordered, strict=False):
+        out.append(replace(message, parent_id=before.id if before is not None else None))
+    return out
+
+
+def _chained_thread(parsed: tuple[Thread, list[Message]]) -> tuple[Thread, list[Message]]:
+    thread, messages = parsed
+    return thread, _chained(messages)
 
 
 def _llmspy_thread(fields: _Fields) -> tuple[Thread, list[Message]]:

@@ -106,6 +106,22 @@ def m002_message_search(db: sqlite3.Connection) -> None:
     )
 
 
+@migration
+def m003_message_tree(db: sqlite3.Connection) -> None:
+    # Messages become a tree: regenerate and edit add siblings under the same parent. Wave-1
+    # threads were linear (parent_id unused), so each message's parent is the one before it.
+    # `selected_at` says when a version was last chosen; NULL means when it was created.
+    _run(
+        db,
+        "ALTER TABLE messages ADD COLUMN selected_at REAL",
+        """UPDATE messages SET parent_id = (
+            SELECT before.id FROM messages AS before
+            WHERE before.thread_id = messages.thread_id AND before.position < messages.position
+            ORDER BY before.position DESC LIMIT 1
+        ) WHERE parent_id IS NULL""",
+    )
+
+
 class NewerDatabase(Exception):
     """The database was written by a newer version (more migrations than we know)."""
 

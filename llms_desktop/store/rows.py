@@ -15,8 +15,9 @@ THREAD_COLUMNS = (
 MESSAGE_COLUMNS = (
     "id, thread_id, role, content, status, position, parent_id, reasoning, tool_calls, error, "
     "model, provider, prompt_tokens, completion_tokens, tokens_estimated, ttft_ms, duration_ms, "
-    "created_at"
+    "created_at, selected_at"
 )
+MESSAGE_PLACEHOLDERS = ", ".join("?" * len(MESSAGE_COLUMNS.split(",")))
 
 
 def dump_json(value: Any) -> str:
@@ -66,6 +67,7 @@ def message_from_row(row: sqlite3.Row | tuple[Any, ...]) -> Message:
         ttft_ms=row[15],
         duration_ms=row[16],
         created_at=row[17],
+        selected_at=row[18],
     )
 
 
@@ -90,6 +92,7 @@ def message_values(message: Message) -> tuple[Any, ...]:
         message.ttft_ms,
         message.duration_ms,
         message.created_at,
+        message.selected_at,
     )
 
 

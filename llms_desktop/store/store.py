@@ -9,12 +9,14 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from llms_desktop.branches import MessageTree
 from llms_desktop.errors import StoreError
 from llms_desktop.store.database import DEFAULT_BUSY_TIMEOUT, Database
 from llms_desktop.store.failures import RecordNotFound, damage_marker
 from llms_desktop.store.opening import open_connection
 from llms_desktop.store.rows import (
     MESSAGE_COLUMNS,
+    MESSAGE_PLACEHOLDERS,
     THREAD_COLUMNS,
     dump_json,
     message_from_row,
@@ -30,6 +32,16 @@ from llms_desktop.types import Message, MessageStatus, Role, Thread
 def new_id() -> str:
     """A fresh random id for a thread or message."""
     return uuid.uuid4().hex
+
+
+class _ActiveLeaf:
+    """The default parent of a new message: the last message of the thread's active path."""
+
+    def __repr__(self) -> str:
+        return "ACTIVE_LEAF"
+
+
+ACTIVE_LEAF: Any = _ActiveLeaf()
 
 
 class Store(Database):
@@ -58,6 +70,7 @@ class Store(Database):
             busy_timeout=busy_timeout,
             recovered_from=opened.recovered_from,
             users=opened.users,
+            read_only=opened.read_only,
         )
         store.interrupted_on_open = opened.interrupted
         return store
@@ -193,11 +206,15 @@ class Store(Database):
         with self.transaction("delete the thread") as db:
             db.execute("DELETE FROM threads WHERE id = ?", (thread_id,))
 
-    def list_threads(self, limit: int = 100, offset: int = 0) -> list[Thread]:
-        """Threads, most recently updated first, one page at a time."""
+    def list_threads(
+        self, limit: int = 100, offset: int = 0, *, pinned: bool | None = None
+    ) -> list[Thread]:
+        """Threads, most recently updated first, one page at a time; only pinned (or only
+        unpinned) ones when `pinned` is given."""
+        where = "" if pinned is None else f"WHERE pinned = {int(pinned)} "
         with self._read("list threads") as db:
             rows = db.execute(
-                f"SELECT {THREAD_COLUMNS} FROM threads ORDER BY updated_at DESC, id "
+                f"SELECT {THREAD_COLUMNS} FROM threads {where}ORDER BY updated_at DESC, id "
                 "LIMIT ? OFFSET ?",
                 (limit, offset),
             ).fetchall()
@@ -213,13 +230,35 @@ class Store(Database):
     # -- messages ------------------------------------------------------------------------------
 
     def messages(self, thread_id: str) -> list[Message]:
-        """A thread's messages in order."""
+        """The thread's active path: the conversation as shown, root first."""
+        return self.tree(thread_id).active_path()
+
+    def all_messages(self, thread_id: str) -> list[Message]:
+        """Every message of the thread, every branch, in the order they were added."""
         with self._read("read the thread's messages") as db:
             rows = db.execute(
                 f"SELECT {MESSAGE_COLUMNS} FROM messages WHERE thread_id = ? ORDER BY position",
                 (thread_id,),
             ).fetchall()
         return [message_from_row(row) for row in rows]
+
+    def tree(self, thread_id: str) -> MessageTree:
+        """Every message of the thread as a tree (branches, versions, the active path)."""
+        return MessageTree(self.all_messages(thread_id))
+
+    def select_message(self, message_id: str) -> None:
+        """Make the path from the root to this message the active one (switch versions)."""
+        now = time.time()
+        with self.transaction("switch the version") as db:
+            found = db.execute(
+                "WITH RECURSIVE up(id, parent_id) AS ("
+                "  SELECT id, parent_id FROM messages WHERE id = ?"
+                "  UNION SELECT m.id, m.parent_id FROM messages AS m JOIN up ON m.id = up.parent_id"
+                ") UPDATE messages SET selected_at = ? WHERE id IN (SELECT id FROM up)",
+                (message_id, now),
+            ).rowcount
+            if not found:
+                raise RecordNotFound(f"No message has the id {message_id!r}.")
 
     def get_message(self, message_id: str) -> Message | None:
         with self._read("read the message") as db:
@@ -240,11 +279,14 @@ class Store(Database):
         reasoning: str | None = None,
         tool_calls: Sequence[Mapping[str, Any]] = (),
         error: str | None = None,
-        parent_id: str | None = None,
+        parent_id: str | None = ACTIVE_LEAF,
     ) -> Message:
-        """Append a message to a thread (after its last one) and mark the thread updated."""
+        """Add a message under `parent_id` (default: after the active path's last message; None:
+        a new root) and mark the thread updated. The new message becomes the chosen version."""
         now = time.time()
         with self.transaction("save the message") as db:
+            if parent_id is ACTIVE_LEAF:
+                parent_id = self.tree(thread_id).leaf_under(None)
             (position,) = db.execute(
                 "SELECT coalesce(max(position), -1) + 1 FROM messages WHERE thread_id = ?",
                 (thread_id,),
@@ -263,6 +305,7 @@ class Store(Database):
                 model=model,
                 provider=provider,
                 created_at=now,
+                selected_at=now,
             )
             self.insert_message(message)
             db.execute("UPDATE threads SET updated_at = ? WHERE id = ?", (now, thread_id))
@@ -273,8 +316,7 @@ class Store(Database):
         with self.transaction("save the message") as db:
             try:
                 db.execute(
-                    f"INSERT INTO messages ({MESSAGE_COLUMNS}) "
-                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    f"INSERT INTO messages ({MESSAGE_COLUMNS}) VALUES ({MESSAGE_PLACEHOLDERS})",
                     message_values(message),
                 )
             except sqlite3.IntegrityError as exc:
@@ -374,9 +416,28 @@ class Store(Database):
             raise RecordNotFound(f"No message has the id {message_id!r}.")
         return message
 
+    def reopen_message(self, message_id: str) -> Message:
+        """Mark a stopped answer `streaming` again so it can be continued (text kept)."""
+        with self.transaction("continue the answer") as db:
+            cursor = db.execute(
+                "UPDATE messages SET status = 'streaming', error = NULL WHERE id = ?",
+                (message_id,),
+            )
+            if cursor.rowcount == 0:
+                raise RecordNotFound(f"No message has the id {message_id!r}.")
+        message = self.get_message(message_id)
+        if message is None:  # deleted by another connection in between
+            raise RecordNotFound(f"No message has the id {message_id!r}.")
+        return message
+
     def delete_message(self, message_id: str) -> None:
-        """Delete one message; deleting a missing message does nothing."""
+        """Delete one message, its replies moving up to its parent; a missing one does nothing."""
         with self.transaction("delete the message") as db:
+            db.execute(
+                "UPDATE messages SET parent_id = "
+                "(SELECT parent_id FROM messages WHERE id = ?) WHERE parent_id = ?",
+                (message_id, message_id),
+            )
             db.execute("DELETE FROM messages WHERE id = ?", (message_id,))
 
     # -- search --------------------------------------------------------------------------------

@@ -15,6 +15,7 @@ if TYPE_CHECKING:
     from llms_desktop.providers.registry import ProviderRegistry
     from llms_desktop.server.local import LocalServer
     from llms_desktop.store import Store
+    from llms_desktop.store.writer import Writer
 
 
 class ApiServerController(QObject):
@@ -30,7 +31,7 @@ class ApiServerController(QObject):
     exchange_ended = Signal()
 
     def __init__(
-        self, settings: Settings, registry: ProviderRegistry, store: Store | None = None
+        self, settings: Settings, registry: ProviderRegistry, store: Store | Writer | None = None
     ) -> None:
         super().__init__()
         self._settings = settings
@@ -49,7 +50,7 @@ class ApiServerController(QObject):
     def apply(self) -> None:
         """Bring the server in line with the settings (in the background)."""
         previous = self._task
-        self._task = asyncio.get_event_loop().create_task(self._apply(previous))
+        self._task = asyncio.get_running_loop().create_task(self._apply(previous))
 
     async def wait(self) -> None:
         """Until the last apply() has finished (tests, shutdown)."""

@@ -55,6 +55,7 @@ def fill(store: Store) -> Thread:
             role="user",
             content="q ⚡\r\nwith CRLF",
             position=2,
+            parent_id="m0",
             created_at=2.25,
         ),
         Message(
@@ -84,6 +85,8 @@ def fill(store: Store) -> Thread:
             content="partial",
             status="cancelled",
             position=6,
+            parent_id="m2",
+            selected_at=4.5,
             ttft_ms=50.25,
             duration_ms=75.0,
             prompt_tokens=3,
@@ -107,7 +110,7 @@ def test_json_export_import_loses_nothing(store: Store, other: Store) -> None:
     result = import_threads(other, loads(json.dumps(document), "export.json"))
     assert (result.imported, result.messages, result.skipped) == (2, 4, ())
     assert other.get_thread(thread.id) == store.get_thread(thread.id)
-    assert other.messages(thread.id) == store.messages(thread.id)
+    assert other.all_messages(thread.id) == store.all_messages(thread.id)
     again = export_json(other)
     assert round_trip(again)["threads"] == round_trip(document)["threads"]
 
@@ -125,8 +128,8 @@ def test_a_copy_under_a_new_thread_id_gets_fresh_message_ids(store: Store) -> No
     document = round_trip(export_json(store))
     document["threads"][0]["id"] = "t-copy"
     import_threads(store, parse(document))
-    copy = store.messages("t-copy")
-    assert [m.content for m in copy] == [m.content for m in store.messages("t-rich")]
+    copy = store.all_messages("t-copy")
+    assert [m.content for m in copy] == [m.content for m in store.all_messages("t-rich")]
     assert not {m.id for m in copy} & {"m0", "m1", "m2", "m3"}
     assert copy[2].parent_id == copy[1].id  # the link follows the renamed message
 

@@ -12,11 +12,12 @@ from typing import Any
 
 import pytest
 
-from llms_desktop import errors
+from llms_desktop import errors, turns
 from llms_desktop.providers.base import Timeouts
 from llms_desktop.providers.openai_compat import OpenAICompatProvider
-from llms_desktop.session import ChatSession, title_from
+from llms_desktop.session import ChatSession
 from llms_desktop.store import Store
+from llms_desktop.turns import title_from
 from llms_desktop.types import Delta, Message, TextDelta, Thread
 from tests.support.loopback import LoopbackServer, Pause, Reply, chunk, sse_reply, text_chunks
 from tests.support.store_faults import sqlite_connection, write_lock
@@ -73,9 +74,27 @@ def slow_words(words: list[str], pause: float, *, usage: dict[str, Any] | None =
     return sse_reply(text_chunks(words, usage=usage), pause=pause)
 
 
-async def ask(session: ChatSession, text: str | None, **kwargs: Any) -> Message:
-    kwargs.setdefault("thread_id", None)
-    return await session.run(user_text=text, model="m", provider_id="openai", **kwargs)
+def store_of(session: ChatSession) -> Store | None:
+    """The store a session writes to (plans read from the same database)."""
+    return getattr(session.writer, "store", None)
+
+
+async def ask(
+    session: ChatSession,
+    text: str | None,
+    *,
+    thread_id: str | None = None,
+    listener: Recorder | None = None,
+    **kwargs: Any,
+) -> Message:
+    """Plan a send (or, with no text, a regenerate) the way the window does, then run it."""
+    common = {"thread_id": thread_id, "model": "m", "provider_id": "openai", **kwargs}
+    if text is None:
+        assert thread_id is not None
+        turn = turns.plan_regenerate(store_of(session), message_id=None, **common)
+    else:
+        turn = turns.plan_send(store_of(session), text=text, **common)
+    return await session.run(turn, listener)
 
 
 async def test_exchange_is_saved_before_during_and_after_the_stream(
@@ -149,6 +168,7 @@ async def test_time_to_first_token_covers_the_wait_for_it(
 ) -> None:
     reply = sse_reply(text_chunks(["a", "b"], usage=USAGE))
     reply.pieces.insert(0, Pause(0.3))
+    reply.pieces.insert(2, Pause(0.15))  # tokens over time: a rate is measured
     loopback.handler = lambda r: reply
     message = await ask(ChatSession(provider, store), "x")
     assert message.ttft_ms is not None
@@ -277,12 +297,13 @@ async def test_continuing_a_thread_sends_its_history(
         await ask(session, "second", thread_id=first.thread_id)
     loopback.handler = lambda r: sse_reply(text_chunks(["three"]))
     third = await ask(session, "third", thread_id=first.thread_id, params={"top_p": 0.5})
+    # The failed answer had no text: the two user messages around it go as one, so templates
+    # that require alternating roles (llama.cpp's Gemma) accept the history.
     assert loopback.requests[-1].json()["messages"] == [
         {"role": "system", "content": "sys"},
         {"role": "user", "content": "first"},
         {"role": "assistant", "content": "one"},
-        {"role": "user", "content": "second"},
-        {"role": "user", "content": "third"},
+        {"role": "user", "content": "second\n\nthird"},
     ]
     assert loopback.requests[-1].json()["top_p"] == 0.5
     roles = [(m.role, m.status) for m in store.messages(first.thread_id)]
@@ -303,9 +324,7 @@ async def test_regenerate_answers_the_last_user_message_again(
     session = ChatSession(provider, store)
     loopback.handler = lambda r: sse_reply(text_chunks(["bad"]))
     first = await ask(session, "question")
-    with pytest.raises(errors.ConfigError, match="nothing to answer again"):
-        await ask(session, None, thread_id=first.thread_id)
-    store.delete_message(first.id)  # what the UI's Retry does
+    store.delete_message(first.id)  # what the UI's Retry does with an empty failed answer
     loopback.handler = lambda r: sse_reply(text_chunks(["good"]))
     recorder = Recorder()
     again = await ask(session, None, thread_id=first.thread_id, listener=recorder)

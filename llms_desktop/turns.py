@@ -1,0 +1,281 @@
+"""Plan an exchange: where its messages go in the thread tree and exactly what is sent.
+
+Send, regenerate, edit-and-resend and continue all build a `Turn` here, from the thread's
+stored tree; `ChatSession.run` then carries a Turn out without guessing any history.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from llms_desktop.branches import MessageTree
+from llms_desktop.errors import ConfigError
+from llms_desktop.history import MERGE_SEPARATOR, history_messages, with_system
+from llms_desktop.types import ChatMessage, ChatRequest, Message, Thread
+
+if TYPE_CHECKING:
+    from llms_desktop.store import Store
+
+TITLE_LENGTH = 60
+
+
+@dataclass(frozen=True, slots=True)
+class ThreadSettings:
+    """What a thread continues with: model, provider, system prompt and request parameters."""
+
+    model: str | None = None
+    provider: str | None = None
+    system_prompt: str | None = None
+    params: Mapping[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, thread: Thread) -> ThreadSettings:
+        return cls(thread.model, thread.provider, thread.system_prompt, dict(thread.params))
+
+
+@dataclass(frozen=True, slots=True)
+class Turn:
+    """One exchange to run.
+
+    `request` goes to the provider exactly as it is. With `thread_id` None a thread is created
+    (titled `title`); `settings` are saved on the thread when `save_settings`. `user_text`, when
+    given, is saved as a user message under `parent_id` and the answer goes under it; without
+    it the answer goes under `parent_id` itself (regenerate). `continue_id` names a stopped
+    answer whose text the new tokens extend, instead of a new answer.
+    """
+
+    request: ChatRequest
+    provider_id: str
+    thread_id: str | None = None
+    parent_id: str | None = None
+    user_text: str | None = None
+    continue_id: str | None = None
+    title: str = ""
+    settings: ThreadSettings = field(default_factory=ThreadSettings)
+    save_settings: bool = True
+
+
+def plan_send(
+    store: Store | None,
+    *,
+    thread_id: str | None,
+    text: str,
+    model: str,
+    provider_id: str,
+    system_prompt: str | None = None,
+    params: Mapping[str, Any] | None = None,
+    base_params: Mapping[str, Any] | None = None,
+    stream: bool = True,
+) -> Turn:
+    """A new user message after the thread's active path (or in a new thread), and its answer.
+
+    `system_prompt` and `params` replace the thread's when given (None keeps them); the
+    request's parameters are `base_params` (the provider's) overridden by the thread's.
+    """
+    if not text.strip():
+        raise ConfigError("The message is empty.")
+    if thread_id is None:
+        settings = ThreadSettings(model, provider_id, system_prompt, dict(params or {}))
+        return Turn(
+            request=_request(model, [], settings, base_params, stream, ChatMessage("user", text)),
+            provider_id=provider_id,
+            user_text=text,
+            title=title_from(text),
+            settings=settings,
+        )
+    thread, tree = _load(store, thread_id)
+    settings = _settings(thread, model, provider_id, system_prompt, params)
+    leaf = tree.leaf_under(None)
+    return Turn(
+        request=_request(
+            model, tree.path_to(leaf), settings, base_params, stream, ChatMessage("user", text)
+        ),
+        provider_id=provider_id,
+        thread_id=thread.id,
+        parent_id=leaf,
+        user_text=text,
+        settings=settings,
+        save_settings=settings != ThreadSettings.of(thread),
+    )
+
+
+def plan_regenerate(
+    store: Store | None,
+    *,
+    thread_id: str,
+    message_id: str | None,
+    model: str,
+    provider_id: str,
+    params: Mapping[str, Any] | None = None,
+    base_params: Mapping[str, Any] | None = None,
+    stream: bool = True,
+) -> Turn:
+    """A new version of an answer (`message_id`; None: the active path's last answer, or an
+    answer to its last message when that is the user's). The old version is kept."""
+    thread, tree = _load(store, thread_id)
+    if message_id is None:
+        leaf = tree.leaf_under(None)
+        if leaf is None:
+            raise ConfigError("There is nothing to answer again: the thread is empty.")
+        last = tree.by_id[leaf]
+        parent = last.parent_id if last.role == "assistant" else last.id
+    else:
+        answer = _message(tree, message_id)
+        if answer.role != "assistant":
+            raise ConfigError("Only an answer can be regenerated; edit a message of yours.")
+        parent = answer.parent_id
+    path = tree.path_to(parent)
+    if not path or path[-1].role != "user":
+        raise ConfigError("There is nothing to answer again: no message of yours precedes it.")
+    settings = _settings(thread, model, provider_id, None, params)
+    return Turn(
+        request=_request(model, path, settings, base_params, stream),
+        provider_id=provider_id,
+        thread_id=thread.id,
+        parent_id=parent,
+        settings=settings,
+        save_settings=settings != ThreadSettings.of(thread),
+    )
+
+
+def plan_edit(
+    store: Store | None,
+    *,
+    thread_id: str,
+    message_id: str,
+    text: str,
+    model: str,
+    provider_id: str,
+    params: Mapping[str, Any] | None = None,
+    base_params: Mapping[str, Any] | None = None,
+    stream: bool = True,
+) -> Turn:
+    """A new version of a user message (a sibling, the original kept), and its answer."""
+    if not text.strip():
+        raise ConfigError("The message is empty.")
+    thread, tree = _load(store, thread_id)
+    original = _message(tree, message_id)
+    if original.role != "user":
+        raise ConfigError("Only your own messages can be edited; regenerate an answer instead.")
+    settings = _settings(thread, model, provider_id, None, params)
+    path = tree.path_to(original.parent_id)
+    return Turn(
+        request=_request(model, path, settings, base_params, stream, ChatMessage("user", text)),
+        provider_id=provider_id,
+        thread_id=thread.id,
+        parent_id=original.parent_id,
+        user_text=text,
+        settings=settings,
+        save_settings=settings != ThreadSettings.of(thread),
+    )
+
+
+def plan_continue(
+    store: Store | None,
+    *,
+    thread_id: str,
+    message_id: str,
+    model: str,
+    provider_id: str,
+    params: Mapping[str, Any] | None = None,
+    base_params: Mapping[str, Any] | None = None,
+    stream: bool = True,
+) -> Turn:
+    """More of a stopped, failed or interrupted answer: its text goes out as the last assistant
+    message (servers that support it continue it) and the new tokens are appended to it."""
+    thread, tree = _load(store, thread_id)
+    answer = _message(tree, message_id)
+    if answer.role != "assistant":
+        raise ConfigError("Only an answer can be continued.")
+    if answer.status == "streaming":
+        raise ConfigError("That answer is still streaming.")
+    settings = _settings(thread, model, provider_id, None, params)
+    path = tree.path_to(answer.parent_id)
+    tail = ChatMessage("assistant", answer.content) if answer.content else None
+    return Turn(
+        request=_request(model, path, settings, base_params, stream, tail),
+        provider_id=provider_id,
+        thread_id=thread.id,
+        parent_id=answer.parent_id,
+        continue_id=answer.id,
+        settings=settings,
+        save_settings=settings != ThreadSettings.of(thread),
+    )
+
+
+def title_from(text: str, limit: int = TITLE_LENGTH) -> str:
+    """A thread title from the first message: whitespace collapsed, cut at a word, with …"""
+    line = " ".join(text.split())
+    if len(line) <= limit:
+        return line
+    cut = line[: limit - 1]
+    space = cut.rfind(" ")
+    if space > limit // 2:
+        cut = cut[:space]
+    return cut.rstrip(" ,.;:-") + "…"
+
+
+def _load(store: Store | None, thread_id: str) -> tuple[Thread, MessageTree]:
+    if store is None:
+        raise ConfigError("Continuing a thread needs the thread database (drop --no-store).")
+    thread = store.get_thread(thread_id)
+    if thread is None:
+        raise ConfigError(f"No thread has the id {thread_id!r}.")
+    return thread, store.tree(thread_id)
+
+
+def _message(tree: MessageTree, message_id: str) -> Message:
+    message = tree.by_id.get(message_id)
+    if message is None:
+        matches = [m for m in tree.by_id.values() if m.id.startswith(message_id)]
+        if len(matches) != 1:
+            raise ConfigError(f"No message of this thread has the id {message_id!r}.")
+        message = matches[0]
+    return message
+
+
+def _settings(
+    thread: Thread,
+    model: str,
+    provider_id: str,
+    system_prompt: str | None,
+    params: Mapping[str, Any] | None,
+) -> ThreadSettings:
+    return ThreadSettings(
+        model=model,
+        provider=provider_id,
+        system_prompt=thread.system_prompt if system_prompt is None else system_prompt,
+        params=dict(thread.params) if params is None else dict(params),
+    )
+
+
+def _request(
+    model: str,
+    path: list[Message],
+    settings: ThreadSettings,
+    base_params: Mapping[str, Any] | None,
+    stream: bool,
+    last: ChatMessage | None = None,
+) -> ChatRequest:
+    messages = with_system(settings.system_prompt, history_messages(path))
+    if last is not None:
+        messages = _append(messages, last)
+    return ChatRequest(
+        model=model,
+        messages=tuple(messages),
+        stream=stream,
+        params={**(base_params or {}), **settings.params},
+    )
+
+
+def _append(messages: list[ChatMessage], last: ChatMessage) -> list[ChatMessage]:
+    # The history already alternates; a new user message after a trailing user message (the
+    # answer between them failed empty) joins it, as history_messages would on the next turn.
+    if messages and messages[-1].role == last.role == "user":
+        previous = messages[-1]
+        if isinstance(previous.content, str) and isinstance(last.content, str):
+            merged = previous.content + MERGE_SEPARATOR + last.content
+            return [*messages[:-1], ChatMessage("user", merged)]
+    return [*messages, last]

@@ -1,0 +1,116 @@
+"""Branches from the command line: regenerate, edit, show every branch, export and import them."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from llms_desktop.store import Store
+from tests.support.cli import chat_args, one_error_line, run_cli
+from tests.support.loopback import LoopbackServer, sse_reply, text_chunks
+
+FIXTURES = Path(__file__).parent.parent / "fixtures" / "db"
+
+
+def answering(loopback: LoopbackServer, *texts: str) -> None:
+    queue = list(texts)
+    loopback.handler = lambda r: sse_reply(text_chunks([queue.pop(0)]))
+
+
+def cli_ok(*args: Any, stdin: str | None = None) -> str:
+    result = run_cli(*args, stdin=stdin)
+    assert result.returncode == 0, result.stderr
+    return result.stdout
+
+
+def sent(loopback: LoopbackServer) -> list[tuple[str, str]]:
+    return [(m["role"], m["content"]) for m in loopback.requests[-1].json()["messages"]]
+
+
+def test_regenerate_and_edit_make_branches_that_survive_export_and_import(
+    loopback: LoopbackServer, tmp_path: Path
+) -> None:
+    data = tmp_path / "data"
+    answering(loopback, "a1", "a2", "a2 again", "a2 edited")
+    cli_ok("--data-dir", data, *chat_args(loopback.base_url, "q1"))
+    with Store.open(data) as store:
+        (thread,) = store.list_threads()
+    chat = ("--data-dir", data, *chat_args(loopback.base_url, "--thread", thread.id[:6]))
+    cli_ok(*chat, "q2")
+    assert cli_ok(*chat, "--regenerate") == "a2 again\n"
+    assert sent(loopback) == [("user", "q1"), ("assistant", "a1"), ("user", "q2")]
+    with Store.open(data) as store:
+        q2 = store.messages(thread.id)[2]
+    assert cli_ok(*chat, "--edit", q2.id[:8], "q2, better") == "a2 edited\n"
+    assert sent(loopback) == [("user", "q1"), ("assistant", "a1"), ("user", "q2, better")]
+
+    shown = cli_ok("--data-dir", data, "threads", "show", thread.id)
+    assert "a2 edited" in shown
+    assert "a2 again" not in shown  # only the active path
+    tree = cli_ok("--data-dir", data, "threads", "show", thread.id, "--all-branches")
+    for text in ("q2, better", "a2 edited", "a2 again", "\na2\n", "version 1/2", "version 2/2"):
+        assert text in tree, text
+    assert tree.count("· active") == 4
+
+    document = json.loads(cli_ok("--data-dir", data, "threads", "export", thread.id))
+    assert document["version"] == 2
+    assert len(document["threads"][0]["messages"]) == 7
+    other = tmp_path / "other"
+    cli_ok("--data-dir", other, "threads", "import", "-", stdin=json.dumps(document))
+    with Store.open(data) as before, Store.open(other) as after:
+        assert after.all_messages(thread.id) == before.all_messages(thread.id)
+        assert after.messages(thread.id) == before.messages(thread.id)
+    markdown = cli_ok("--data-dir", other, "threads", "export", thread.id, "--format", "md")
+    assert "a2 edited" in markdown
+    assert "a2 again" not in markdown
+
+
+def test_branch_flags_say_what_they_need(loopback: LoopbackServer, tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    base = ("--data-dir", data, *chat_args(loopback.base_url))
+    assert "needs --thread" in one_error_line(run_cli(*base, "--regenerate"))
+    assert "needs --thread" in one_error_line(run_cli(*base, "--edit", "abc", "text"))
+    answering(loopback, "a1")
+    cli_ok(*base, "q1")
+    with Store.open(data) as store:
+        (thread,) = store.list_threads()
+        (_question, answer) = store.messages(thread.id)
+    with_thread = (*base, "--thread", thread.id)
+    assert "takes no PROMPT" in one_error_line(run_cli(*with_thread, "--regenerate", "x"))
+    assert "Only your own messages" in one_error_line(
+        run_cli(*with_thread, "--edit", answer.id, "text")
+    )
+    assert "No message of this thread" in one_error_line(
+        run_cli(*with_thread, "--edit", "zzzz", "text")
+    )
+    assert len(loopback.requests) == 1  # nothing was sent for any of them
+
+
+def test_a_version_1_export_and_an_llmspy_export_import_as_one_path(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    cli_ok("--data-dir", data, "threads", "import", FIXTURES / "wave1-export.json")
+    llmspy = {
+        "source": "llmspy",
+        "threads": [
+            {
+                "id": 7,
+                "title": "from llms.py",
+                "messages": [
+                    {"role": "user", "content": "hi"},
+                    {"role": "assistant", "content": "hello"},
+                    {"role": "user", "content": "bye"},
+                ],
+            }
+        ],
+    }
+    cli_ok("--data-dir", data, "threads", "import", "-", stdin=json.dumps(llmspy))
+    with Store.open(data) as store:
+        threads = {t.title: t for t in store.list_threads()}
+        sky = store.messages(threads["Sky colour"].id)
+        assert len(sky) == 6
+        assert sky[-1].content == "Longer path through air."
+        assert [m.parent_id for m in sky] == [None, *[m.id for m in sky[:-1]]]
+        llms = store.messages(threads["from llms.py"].id)
+        assert [m.content for m in llms] == ["hi", "hello", "bye"]
+        assert [m.parent_id for m in llms] == [None, llms[0].id, llms[1].id]
