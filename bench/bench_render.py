@@ -23,6 +23,7 @@ A naive baseline (setMarkdown of the whole answer on every delta; --baseline) sh
 from __future__ import annotations
 
 import argparse
+import gc
 import os
 import resource
 import sys
@@ -86,15 +87,18 @@ def prose_tokens(count: int) -> list[str]:
 
 
 def code_tokens(count: int, lines: int = 5000) -> list[str]:
-    """The first `count` tokens of an answer that is one Python fence of `lines` lines."""
+    """The first `count` tokens of an answer that is one Python fence of `lines` lines
+    (about 10 tokens a line: 5,000 lines are 50k tokens)."""
     body = []
     for n in range(lines // 10 + 1):
         body.append(
-            f'def handler_{n}(request, *, retries=3):\n    """Handle request {n} and retry."""\n'
-            f"    for attempt in range(retries):  # try a few times\n"
+            f"def handler_{n}(request, *, retries=3, log=None):\n"
+            f'    """Handle request {n}, retrying a few times before giving up."""\n'
+            f"    for attempt in range(retries):  # try again\n"
             f"        result = send(request, timeout=attempt * 2.5)\n"
-            f"        if result.status == {200 + n % 5}:\n"
-            '            return result.json()["data"]\n'
+            f"        if result.status == {200 + n % 5} and result.body is not None:\n"
+            '            return result.json()["data"]  # the payload\n'
+            f"        log.warning('attempt %d of %d failed', attempt, retries)\n"
             f'    raise RuntimeError(f"gave up after {{retries}} tries: {{request!r}}")\n'
             "\n\n"
         )
@@ -104,11 +108,13 @@ def code_tokens(count: int, lines: int = 5000) -> list[str]:
 
 
 def table_tokens(count: int, rows: int = 2000) -> list[str]:
-    """The first `count` tokens of an answer that is one table of `rows` rows."""
+    """The first `count` tokens of an answer that is one table of `rows` rows (about 25
+    tokens a row: 2,000 rows are 50k tokens)."""
     head = "| Host | Region | Latency (ms) | Status | Notes |\n|:--|:--|--:|:-:|:--|\n"
     body = "".join(
         f"| host-{n:04d}.example.net | eu-west-{n % 3 + 1} | {10 + n % 90}.{n % 10} | "
-        f"{'up' if n % 7 else '**down**'} | checked at 12:{n % 60:02d} by the probe |\n"
+        f"{'up' if n % 7 else '**down**'} | checked at 12:{n % 60:02d} by the probe in the "
+        f"north rack, second try after a timeout |\n"
         for n in range(rows)
     )
     return words_of("Results:\n\n" + head + body + "\nDone.\n")[:count]
@@ -245,6 +251,9 @@ def new_view(app: QApplication) -> ChatView:
     view.show()
     app.processEvents()
     view._builder.renderer.warm_up()
+    # As the app does once its window is up: what exists by now is not garbage-collected.
+    gc.collect()
+    gc.freeze()
     return view
 
 
