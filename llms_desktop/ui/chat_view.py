@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 from PySide6.QtCore import QTimer, QUrl, Signal
@@ -42,9 +43,11 @@ class ChatView(QTextBrowser):
         self._frame.setSingleShot(True)
         self._frame.setInterval(FRAME_MS)
         self._connect_signals()
-        # After the window is up, not during start-up: the first code block would otherwise
-        # pay for importing pygments and a lexer in the middle of a stream.
-        QTimer.singleShot(0, self._builder.renderer.warm_up)
+
+    def warm_up_later(self) -> None:
+        """Load markdown-it, pygments and a lexer in the background, once the window is up:
+        the first answer would otherwise pay for them mid-stream."""
+        threading.Thread(target=self._builder.renderer.warm_up, daemon=True).start()
 
     def _connect_signals(self) -> None:
         self.anchorClicked.connect(self._on_anchor_clicked)
