@@ -130,6 +130,8 @@ def run_gui(data_dir: str | None = None, *, quit_after_show: bool = False) -> in
     # before it would never run.
     first = open_window()
     shown_ms = paint_now(app, first, started)
+    if quit_after_show:
+        print(f"window shown in {shown_ms:.0f} ms", flush=True)
     first.controller.open_last_thread()  # where the user left off, right after the first paint
     first.chat_view.warm_up_later()
     import qasync
@@ -174,7 +176,6 @@ def run_gui(data_dir: str | None = None, *, quit_after_show: bool = False) -> in
         gc.collect()
         gc.freeze()
         if quit_after_show:
-            print(f"window shown in {shown_ms:.0f} ms", flush=True)
             QTimer.singleShot(0, app.closeAllWindows)
         await closing.wait()
         # Quitting mid-answer keeps the partial text: stop each stream and let it save.

@@ -17,7 +17,7 @@ CURSOR_GLYPH = "▍"
 # Work per frame is bounded: text that arrives faster (a whole answer in one delta) is fed
 # in slices until this much time has gone, the rest at the next frame.
 FLUSH_BUDGET_S = 0.005
-FEED_SLICE = 4_096
+FEED_SLICE = 512
 # An answer that ends with more than this not yet shown goes on being shown frame by frame
 # (a whole answer can arrive in one delta): it ends when all of it is in.
 BIG_BACKLOG = 16_384
