@@ -34,6 +34,8 @@ class _Live:
     reasoning: list[str] = field(default_factory=list)
     calls: Accumulator = field(default_factory=Accumulator)  # its tool calls
     committed: list[Chunk] = field(default_factory=list)  # chunks already in the document
+    committed_length: int = 0  # characters in them
+    references: bool = False  # one of them defines a link reference
     started: bool = False  # text or a tool call arrived: the reasoning above is final
     tail_start: int = 0  # document position where the re-rendered tail begins
     final: Message | None = None  # the answer ended; its text is still being shown
@@ -189,8 +191,11 @@ class ChatDocument:
         self._remove_tail(live)
         self._live = None
         self.messages.append(final)
-        streamed = "".join(chunk.text for chunk in live.committed)
-        if final.content != streamed or reference_definitions(final.content):
+        # (Checked as chunks came in: the whole answer again here would stall the last frame.)
+        same = len(final.content) == live.committed_length and final.content == "".join(
+            chunk.text for chunk in live.committed
+        )
+        if not same or live.references:
             # The store's final text differs from what streamed (a non-streamed answer, or a
             # provider correction): the stored message wins. Link references defined at the
             # end only resolve in chunks rendered knowing them: render the answer again.
@@ -256,6 +261,9 @@ class ChatDocument:
                 self._append(unit)
             live.tail_start = self._end()
         live.committed.append(chunk)
+        live.committed_length += len(chunk.text)
+        if "]:" in chunk.text and reference_definitions(chunk.text):
+            live.references = True
 
     def _render_tail(self, live: _Live) -> None:
         """Show the tail; units that did not change since the last frame stay as they are."""
