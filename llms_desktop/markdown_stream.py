@@ -8,7 +8,8 @@ from typing import Literal
 
 # Big blocks are committed in groups, so the open tail (re-rendered every frame) stays small
 # however long a code fence, table or list grows.
-CODE_GROUP = 16  # lines of an open code fence per committed group
+CODE_GROUP = 8  # lines of an open code fence per committed group
+CODE_LOOKAHEAD = 16  # lines after a group that must have arrived before it is committed
 TABLE_GROUP = 16  # table rows per group
 LIST_GROUP = 16  # top-level list items per group
 # A line longer than LONG_LINE is shown as plain text in pieces of at most PIECE characters:
@@ -22,6 +23,7 @@ class Limits:
     """Group sizes and the long-line limits (tests use small ones to reach every case)."""
 
     code_group: int = CODE_GROUP
+    code_lookahead: int = CODE_LOOKAHEAD
     table_group: int = TABLE_GROUP
     list_group: int = LIST_GROUP
     long_line: int = LONG_LINE
@@ -150,7 +152,8 @@ class MarkdownStream:
     A chunk ends at a blank line outside any fenced code block, when the next line starts in
     column 0: after such a point no later text can change how the earlier text renders (an
     indented line could still belong to a list item, so it does not end a chunk). A top-level
-    fence is its own chunks, a group of CODE_GROUP lines at a time; a table or tight list that
+    fence is its own chunks, a group of CODE_GROUP lines at a time, each once CODE_LOOKAHEAD
+    more lines have arrived (the lexer sees what follows it); a table or tight list that
     starts a chunk is committed TABLE_GROUP rows / LIST_GROUP items at a time; a line longer
     than LONG_LINE is cut into pieces. The same text gives the same chunks however it is split
     into `feed()` calls. What is not yet finished is the tail (`tail`, `tail_chunk()`);
@@ -249,15 +252,14 @@ class MarkdownStream:
         fence = self._fence
         if fence is not None and fence.grouped:
             if fence.closes(line):
-                if fence.count > self.limits.code_group:
-                    chunks.append(self._code_chunk(last=False, lines=self.limits.code_group))
+                self._commit_groups(chunks)
                 self._pending.add(line)
                 chunks.append(self._code_chunk(last=True, closed=True))
                 self._fence = None
                 self._blank_seen = False
                 return
-            if fence.count >= 2 * self.limits.code_group:
-                # A group is committed once the group after it has arrived: its lookahead.
+            if fence.count >= self.limits.code_group + self.limits.code_lookahead:
+                # A group is committed once the lines after it (its lookahead) have arrived.
                 chunks.append(self._code_chunk(last=False, lines=self.limits.code_group))
             self._pending.add(line)
             fence.count += 1
@@ -388,14 +390,17 @@ class MarkdownStream:
             text, "code", first=first, last=last, info=fence.info, code=code, lookahead=lookahead
         )
 
-    def _commit_fence(self, chunks: list[Chunk], *, last: bool, closed: bool = False) -> None:
-        """Commit every pending line of the open fence: a full group first (its lookahead is
-        the rest), then the rest."""
+    def _commit_groups(self, chunks: list[Chunk]) -> None:
+        """Commit the open fence's full groups but the last (each has the rest as lookahead)."""
         fence = self._fence
         assert fence is not None
-        if fence.count > self.limits.code_group:
+        while fence.count > self.limits.code_group:
             chunks.append(self._code_chunk(last=False, lines=self.limits.code_group))
-        chunks.append(self._code_chunk(last=last, closed=closed))
+
+    def _commit_fence(self, chunks: list[Chunk], *, last: bool) -> None:
+        """Commit every pending line of the open fence: full groups, then the rest."""
+        self._commit_groups(chunks)
+        chunks.append(self._code_chunk(last=last))
 
     def _start_long(self, text: str, chunks: list[Chunk]) -> None:
         """A line too long to lay out in one piece: commit what is pending, then cut it."""

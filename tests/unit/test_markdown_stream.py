@@ -7,7 +7,9 @@ from hypothesis import strategies as st
 
 from llms_desktop.markdown_stream import Chunk, Limits, MarkdownStream
 
-SMALL = Limits(code_group=2, table_group=2, list_group=2, long_line=40, piece=10)
+SMALL = Limits(code_group=2, code_lookahead=2, table_group=2, list_group=2, long_line=40, piece=10)
+# A lookahead longer than a group: several groups wait for theirs at once.
+UNEVEN = Limits(code_group=2, code_lookahead=5, table_group=3, list_group=1, long_line=30, piece=7)
 
 
 def chunks_of(*pieces: str, limits: Limits | None = None) -> list[Chunk]:
@@ -57,6 +59,20 @@ def test_indented_fence_in_a_list_item_keeps_its_blank_lines() -> None:
     chunks = chunks_of(text)
     assert "".join(texts(chunks)) == text
     assert chunks[0] == Chunk("1. Step\n\n   ```sh\n   ls\n\n   pwd\n   ```\n\n")
+
+
+def test_groups_wait_for_a_lookahead_longer_than_themselves() -> None:
+    lines = "".join(f"{n}\n" for n in range(9))
+    stream = MarkdownStream(UNEVEN)
+    done = stream.feed("```\n" + lines)
+    # Groups of 2 lines, committed once 5 more lines than the group have arrived.
+    assert [chunk.code for chunk in done] == ["0\n1\n"]
+    assert done[0].lookahead == "2\n3\n4\n5\n6\n"
+    rest = stream.feed("```\n") + stream.finish()
+    assert [chunk.code for chunk in rest] == ["2\n3\n", "4\n5\n", "6\n7\n", "8\n"]
+    assert [chunk.last for chunk in rest] == [False, False, False, True]
+    assert rest[0].lookahead == "4\n5\n6\n7\n8\n"
+    assert rest[-1].text == "8\n```\n"
 
 
 def test_a_long_fence_is_committed_in_groups_with_the_next_group_as_lookahead() -> None:
@@ -178,13 +194,12 @@ _texts = st.lists(_alphabet, max_size=80).map("".join)
 
 
 @settings(max_examples=300)
-@given(text=_texts, data=st.data(), small=st.booleans())
+@given(text=_texts, data=st.data(), limits=st.sampled_from([None, SMALL, UNEVEN]))
 def test_any_split_gives_the_same_chunks_and_loses_nothing(
-    text: str, data: st.DataObject, small: bool
+    text: str, data: st.DataObject, limits: Limits | None
 ) -> None:
     cuts = sorted(data.draw(st.sets(st.integers(0, len(text)), max_size=12)))
     pieces = [text[a:b] for a, b in zip([0, *cuts], [*cuts, len(text)], strict=True)]
-    limits = SMALL if small else None
     whole = chunks_of(text, limits=limits)
     split = chunks_of(*pieces, limits=limits)
     assert split == whole
