@@ -25,6 +25,7 @@ class Resolved:
     provider_id: str
     model: str
     params: dict[str, Any]
+    base_url: str | None = None  # where the provider lives (a local server may title chats)
 
 
 class AppServices:
@@ -58,7 +59,9 @@ class AppServices:
             "type a model id in the model box, or set a default model in Preferences",
         )
         provider = await registry.provider(route.config)
-        return Resolved(provider, route.config.id, model, dict(route.config.params))
+        return Resolved(
+            provider, route.config.id, model, dict(route.config.params), route.config.base_url
+        )
 
     async def list_models(self) -> tuple[list[str], list[str]]:
         """Model ids (`provider/model`) for the picker, and problems worth telling the user."""
