@@ -88,6 +88,15 @@ def run_gui(data_dir: str | None = None, *, quit_after_show: bool = False) -> in
         )
     if providers.problem:
         QMessageBox.warning(first, "Provider settings were damaged", providers.problem)
+    if store.read_only is not None:
+        first.banner.show_error(
+            errors.StoreError(
+                f"Your chats are open read-only ({store.read_only}): they can be read, searched "
+                "and exported, but new messages cannot be saved until the data folder is "
+                f"writable again ({folder})."
+            ),
+            can_retry=False,
+        )
     if store.interrupted_on_open:
         first.statusBar().showMessage(
             f"{store.interrupted_on_open} answer(s) were interrupted when the app last closed; "

@@ -223,17 +223,26 @@ class ProvidersPage(QWidget):
         self.models_edit.setPlainText("\n".join(config.models))
         self.params_edit.setText(json.dumps(dict(config.params)) if config.params else "")
         self.key_edit.clear()
-        source = self.setup.key_source(config)
+        self.key_edit.setPlaceholderText("")
+        self.key_status.setText("Looking in the keychain…")
+        self._loading = False
+        self._run(self._show_key_source(config))
+
+    async def _show_key_source(self, config: ProviderConfig) -> None:
+        # The keychain may block (D-Bus, an unlock prompt): asked off the event loop.
+        source = await asyncio.to_thread(self.setup.key_source, config)
+        if self.selected_id() != config.id:
+            return  # the user moved on meanwhile
         if source.startswith("$"):
             self.key_status.setText(f"Using the key from {source} (the environment wins).")
         elif source in ("keychain", "key file"):
             self.key_status.setText(f"A key is stored ({source}). Type a new one to replace it.")
             self.key_edit.setPlaceholderText("•••••••• (stored)")
+        elif source == "unreadable":
+            self.key_status.setText("The keychain could not be read; a new key can be entered.")
         else:
             hint = f" or set ${config.api_key_env}" if config.api_key_env else ""
             self.key_status.setText(f"No key stored. Enter one{hint} if the service needs it.")
-            self.key_edit.setPlaceholderText("")
-        self._loading = False
 
     def _say(self, text: str, *, error: bool = False) -> None:
         color = "#cf222e" if error else "palette(text)"
@@ -336,12 +345,17 @@ class ProvidersPage(QWidget):
 
     def _on_remove_clicked(self) -> None:
         config = self._selected_config()
-        if config is None or not self._editable(config):
-            return
+        if config is not None and self._editable(config):
+            self.remove_button.setEnabled(False)
+            self._run(self._remove(config))
+
+    async def _remove(self, config: ProviderConfig) -> None:
         try:
-            self.setup.remove(config.id)
+            # Forgetting the key talks to the keychain: off the event loop.
+            await asyncio.to_thread(self.setup.remove, config.id)
         except errors.ConfigError as exc:
             self._say(str(exc), error=True)
+            self.remove_button.setEnabled(True)
             return
         self._say(f"Removed {config.name} and its stored key.")
         self.reload()
@@ -356,10 +370,15 @@ class ProvidersPage(QWidget):
 
     def import_file(self, path: str) -> None:
         """Import llms.py's llms.json and say what was added and what was not."""
+        self._say("Importing…")
+        self._run(self._import(path))
+
+    async def _import(self, path: str) -> None:
         from pathlib import Path
 
         try:
-            plan = self.setup.import_llms(Path(path))
+            # Its keys go to the keychain: off the event loop.
+            plan = await asyncio.to_thread(self.setup.import_llms, Path(path))
         except errors.ConfigError as exc:
             self._say(str(exc), error=True)
             return

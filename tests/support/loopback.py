@@ -216,6 +216,11 @@ class LoopbackServer:
     def __exit__(self, *exc: object) -> None:
         self.stop()
 
+    @property
+    def open_connections(self) -> int:
+        """Client connections the server has open right now (kept alive between requests)."""
+        return len(self._writers)
+
     def wait_for_disconnect(self, timeout: float = 10.0) -> bool:
         return self.disconnected.wait(timeout)
 
