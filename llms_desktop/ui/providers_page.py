@@ -28,8 +28,10 @@ from PySide6.QtWidgets import (
 
 from llms_desktop import errors
 from llms_desktop.providers.config import OPENAI_COMPATIBLE, PROVIDER_TYPES, ProviderConfig
+from llms_desktop.providers.llms_import import ImportPlan
 from llms_desktop.providers.presets import PRESETS
 from llms_desktop.providers.setup import ProviderSetup
+from llms_desktop.ui.off_thread import OffThread
 
 ID_ROLE = Qt.ItemDataRole.UserRole + 1
 
@@ -57,6 +59,7 @@ class ProvidersPage(QWidget):
         self.setObjectName("providersPage")
         self.setup = setup
         self._tasks: set[asyncio.Task[None]] = set()
+        self._off_thread = OffThread(self)
         self._loading = False
         self._models_timer = QTimer(self)
         self._models_timer.setSingleShot(True)
@@ -226,11 +229,13 @@ class ProvidersPage(QWidget):
         self.key_edit.setPlaceholderText("")
         self.key_status.setText("Looking in the keychain…")
         self._loading = False
-        self._run(self._show_key_source(config))
+        # The keychain may block (D-Bus, an unlock prompt): asked off the UI thread.
+        self._off_thread.call(
+            lambda: self.setup.key_source(config),
+            lambda source: self._show_key_source(config, source),
+        )
 
-    async def _show_key_source(self, config: ProviderConfig) -> None:
-        # The keychain may block (D-Bus, an unlock prompt): asked off the event loop.
-        source = await asyncio.to_thread(self.setup.key_source, config)
+    def _show_key_source(self, config: ProviderConfig, source: str) -> None:
         if self.selected_id() != config.id:
             return  # the user moved on meanwhile
         if source.startswith("$"):
@@ -305,15 +310,14 @@ class ProvidersPage(QWidget):
         key = self.key_edit.text().strip()
         if config is None or not key or not self._editable(config):
             return
-        self._run(self._store_key(config, key))
+        # The keychain may block (D-Bus, an unlock prompt): off the UI thread.
+        self._off_thread.call(
+            lambda: self.setup.set_key(config.id, key),
+            lambda _: self._key_stored(config),
+            self._on_keychain_failed,
+        )
 
-    async def _store_key(self, config: ProviderConfig, key: str) -> None:
-        try:
-            # The keychain may block (D-Bus, an unlock prompt): not on the event loop.
-            await asyncio.to_thread(self.setup.set_key, config.id, key)
-        except errors.ConfigError as exc:
-            self._say(str(exc), error=True)
-            return
+    def _key_stored(self, config: ProviderConfig) -> None:
         self._say(f"Stored the key for {config.name} in {self.setup.keys.location}.")
         self.reload(select=config.id)
         self.providers_changed.emit()
@@ -347,16 +351,18 @@ class ProvidersPage(QWidget):
         config = self._selected_config()
         if config is not None and self._editable(config):
             self.remove_button.setEnabled(False)
-            self._run(self._remove(config))
+            # Forgetting the key talks to the keychain: off the UI thread.
+            self._off_thread.call(
+                lambda: self.setup.remove(config.id),
+                lambda _: self._removed(config),
+                self._on_keychain_failed,
+            )
 
-    async def _remove(self, config: ProviderConfig) -> None:
-        try:
-            # Forgetting the key talks to the keychain: off the event loop.
-            await asyncio.to_thread(self.setup.remove, config.id)
-        except errors.ConfigError as exc:
-            self._say(str(exc), error=True)
-            self.remove_button.setEnabled(True)
-            return
+    def _on_keychain_failed(self, error: BaseException) -> None:
+        self._say(str(error), error=True)
+        self.remove_button.setEnabled(self._editable(self._selected_config()))
+
+    def _removed(self, config: ProviderConfig) -> None:
         self._say(f"Removed {config.name} and its stored key.")
         self.reload()
         self.providers_changed.emit()
@@ -370,18 +376,17 @@ class ProvidersPage(QWidget):
 
     def import_file(self, path: str) -> None:
         """Import llms.py's llms.json and say what was added and what was not."""
-        self._say("Importing…")
-        self._run(self._import(path))
-
-    async def _import(self, path: str) -> None:
         from pathlib import Path
 
-        try:
-            # Its keys go to the keychain: off the event loop.
-            plan = await asyncio.to_thread(self.setup.import_llms, Path(path))
-        except errors.ConfigError as exc:
-            self._say(str(exc), error=True)
-            return
+        self._say("Importing…")
+        # Its keys go to the keychain: off the UI thread.
+        self._off_thread.call(
+            lambda: self.setup.import_llms(Path(path)),
+            self._imported,
+            self._on_keychain_failed,
+        )
+
+    def _imported(self, plan: ImportPlan) -> None:
         added = ", ".join(p.id for p in plan.providers) or "none"
         skipped = f" Skipped: {'; '.join(plan.skipped)}." if plan.skipped else ""
         self._say(f"Imported: {added}.{skipped}")
