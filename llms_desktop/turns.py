@@ -6,13 +6,14 @@ stored tree; `ChatSession.run` then carries a Turn out without guessing any hist
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import dataclasses
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from llms_desktop.branches import MessageTree
 from llms_desktop.errors import ConfigError
-from llms_desktop.history import MERGE_SEPARATOR, history_messages, with_system
+from llms_desktop.history import MERGE_SEPARATOR, history_messages, replayable_calls, with_system
 from llms_desktop.types import ChatMessage, ChatRequest, Message, Thread
 
 if TYPE_CHECKING:
@@ -202,6 +203,28 @@ def plan_continue(
         continue_id=answer.id,
         settings=settings,
         save_settings=settings != ThreadSettings.of(thread),
+    )
+
+
+def plan_after_tools(previous: Turn, answer: Message, results: Sequence[Message]) -> Turn:
+    """The next round of a tool loop: what `previous` sent, then the `answer` that asked for
+    tools and their `results` (role tool, in call order); the reply goes under the last result.
+    """
+    messages = list(previous.request.messages)
+    if previous.continue_id is not None and messages and messages[-1].role == "assistant":
+        messages.pop()  # the continued text is part of `answer` now
+    calls = replayable_calls(answer)
+    messages.append(ChatMessage("assistant", answer.content or None, tool_calls=calls))
+    messages.extend(
+        ChatMessage("tool", result.content, tool_call_id=result.tool_call_id) for result in results
+    )
+    return Turn(
+        request=dataclasses.replace(previous.request, messages=tuple(messages)),
+        provider_id=previous.provider_id,
+        thread_id=answer.thread_id,
+        parent_id=results[-1].id if results else answer.id,
+        settings=previous.settings,
+        save_settings=False,
     )
 
 
