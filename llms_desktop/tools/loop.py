@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any, Literal, Protocol
 from llms_desktop.errors import ToolError
 from llms_desktop.history import replayable_calls
 from llms_desktop.session import ChatSession, SessionListener
+from llms_desktop.tools import DEFAULT_MAX_ROUNDS
 from llms_desktop.turns import Turn, plan_after_tools
 from llms_desktop.types import Message, MessageStatus
 
@@ -27,7 +28,6 @@ if TYPE_CHECKING:
     from llms_desktop.tools.manager import ToolInfo, ToolManager
     from llms_desktop.tools.toolbox import Toolbox
 
-DEFAULT_MAX_ROUNDS = 8
 Decision = Literal["once", "always", "deny"]
 
 DENIED = "The user denied this tool call."
