@@ -78,6 +78,21 @@ def _choice(*choices: str) -> Callable[[object], str]:
     return parse
 
 
+def _optional_float(low: float, high: float) -> Callable[[object], str]:
+    """A number in [low, high] kept as its text, or "" for none (QSettings stores text)."""
+
+    def parse(raw: object) -> str:
+        text = str(raw).strip() if raw is not None else ""
+        if not text:
+            return ""
+        value = float(text)  # ValueError: the default is used
+        if not low <= value <= high:
+            raise ValueError(f"{value} is outside {low}..{high}")
+        return f"{value:g}"
+
+    return parse
+
+
 def _text(raw: object) -> str:
     if isinstance(raw, str):
         return raw
@@ -95,6 +110,14 @@ LAST_MODEL = Spec("chat/last_model", "", _text)
 SERVER_ENABLED = Spec("server/enabled", False, _parse_bool)
 SERVER_PORT = Spec("server/port", 8000, _int_range(1024, 65535))
 SERVER_STORE = Spec("server/store", False, _parse_bool)
+# New chats start with these request parameters ("" / 0: the provider's own default).
+DEFAULT_TEMPERATURE = Spec("chat/default_temperature", "", _optional_float(0.0, 2.0))
+DEFAULT_TOP_P = Spec("chat/default_top_p", "", _optional_float(0.0, 1.0))
+DEFAULT_MAX_TOKENS = Spec("chat/default_max_tokens", 0, _int_range(0, 1_000_000))
+# Title a new chat with the model after its first answer: "local" only with models on this
+# machine or network (free to ask), "always", or "off" (the first words of the message).
+AUTO_TITLES = ("local", "always", "off")
+AUTO_TITLE = Spec("chat/auto_title", "local", _choice(*AUTO_TITLES))
 
 ALL_SPECS = (
     STREAM,
@@ -108,6 +131,10 @@ ALL_SPECS = (
     SERVER_ENABLED,
     SERVER_PORT,
     SERVER_STORE,
+    DEFAULT_TEMPERATURE,
+    DEFAULT_TOP_P,
+    DEFAULT_MAX_TOKENS,
+    AUTO_TITLE,
 )
 
 Listener = Callable[[str], None]
@@ -189,3 +216,21 @@ class Settings:
     @property
     def server_store(self) -> bool:
         return bool(self.get(SERVER_STORE))
+
+    @property
+    def auto_title(self) -> str:
+        return str(self.get(AUTO_TITLE))
+
+    def default_params(self) -> dict[str, Any]:
+        """The request parameters a new chat starts with (only those set)."""
+        params: dict[str, Any] = {}
+        temperature = self.get(DEFAULT_TEMPERATURE)
+        if temperature:
+            params["temperature"] = float(temperature)
+        top_p = self.get(DEFAULT_TOP_P)
+        if top_p:
+            params["top_p"] = float(top_p)
+        max_tokens = self.get(DEFAULT_MAX_TOKENS)
+        if max_tokens:
+            params["max_tokens"] = int(max_tokens)
+        return params
