@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from PySide6.QtCore import QObject, Signal
 
@@ -26,6 +26,11 @@ from llms_desktop.ui.reply_streamer import ReplyStreamer
 from llms_desktop.ui.stream_registry import StreamRegistry
 from llms_desktop.ui.stream_status import StreamStatus
 from llms_desktop.ui.thread_list import ThreadSidebar
+
+if TYPE_CHECKING:
+    from llms_desktop.tools.loop import Decision, PendingCall
+    from llms_desktop.tools.manager import ToolManager
+    from llms_desktop.tools.toolbox import Toolbox
 
 
 class ResolvedModel(Protocol):
@@ -63,6 +68,10 @@ class ChatServices(Protocol):
 
     def fallback_model(self) -> str:
         """A model from the environment when the user chose none ("" if unset)."""
+        ...
+
+    async def tool_manager(self) -> ToolManager | None:
+        """The MCP servers (none started yet), or None when tools are not available."""
         ...
 
 
@@ -248,11 +257,38 @@ class ChatController(QObject):
                     base_params=resolved.params,
                     stream=stream,
                 )
-            return await ChatSession(resolved.provider, services.writer).run(turn, streamer)
+            session = ChatSession(resolved.provider, services.writer)
+            tools = await self._tools()
+            if tools is None:
+                return await session.run(turn, streamer)
+            from llms_desktop.tools.loop import ToolLoop
+
+            manager, toolbox = tools
+            rounds = settings.tool_rounds
+            loop = ToolLoop(session, manager, toolbox, self._approve, max_rounds=rounds)
+            return await loop.run(turn, streamer)
 
         streamer = services.registry.start(run)
         self._follow(streamer, catch_up=False)
         self.parts.status.waiting(model or "the model")
+
+    async def _tools(self) -> tuple[ToolManager, Toolbox] | None:
+        """The enabled MCP tools, their servers started (on the tool thread) if need be."""
+        manager = await self.services.tool_manager()
+        if manager is None or not any(server.enabled for server in manager.config.servers):
+            return None
+        from llms_desktop.tools.toolbox import Toolbox
+
+        tools, problems = await manager.enabled_tools()
+        if problems:
+            self.parts.notify("Tools unavailable: " + " ".join(problems))
+        return (manager, Toolbox(tools)) if tools else None
+
+    async def _approve(self, call: PendingCall) -> Decision:
+        from llms_desktop.ui.tool_approval import ask
+
+        self.parts.status.clear_status(f"Waiting for your approval to run {call.tool.name}…")
+        return await ask(call, self.parts.chat_view.window())
 
     # Following a live answer ----------------------------------------------------------------
     def _follow(self, streamer: ReplyStreamer, *, catch_up: bool) -> None:
@@ -262,6 +298,9 @@ class ChatController(QObject):
         streamer.finished.connect(self._on_finished)
         streamer.cancelled.connect(self._on_cancelled)
         streamer.failed.connect(self._on_failed)
+        streamer.answer_finished.connect(self._on_answer_finished)
+        streamer.tool_started.connect(self._on_tool_started)
+        streamer.tool_finished.connect(self._on_tool_finished)
         self.parts.composer.set_streaming(True)
         if catch_up and streamer.assistant_message is not None:
             view = self.parts.chat_view
@@ -292,6 +331,9 @@ class ChatController(QObject):
             (streamer.finished, self._on_finished),
             (streamer.cancelled, self._on_cancelled),
             (streamer.failed, self._on_failed),
+            (streamer.answer_finished, self._on_answer_finished),
+            (streamer.tool_started, self._on_tool_started),
+            (streamer.tool_finished, self._on_tool_finished),
         ):
             with contextlib.suppress(RuntimeError, TypeError):
                 signal.disconnect(slot)
@@ -329,6 +371,20 @@ class ChatController(QObject):
     def _on_finished(self, message: Message) -> None:
         self._end(message)
 
+    def _on_answer_finished(self, message: Message) -> None:
+        # With tools, an answer that asked for them ends before the loop goes on.
+        view = self.parts.chat_view
+        if view.chat.live_message_id == message.id:
+            view.end_answer(message)
+
+    def _on_tool_started(self, call: PendingCall) -> None:
+        self.parts.status.clear_status(f"Running {call.tool.name} ({call.tool.server})…")
+
+    def _on_tool_finished(self, result: Message) -> None:
+        self.parts.chat_view.append_message(result)
+        answer = self._streamer.assistant_message if self._streamer is not None else None
+        self.parts.status.waiting((answer.model if answer else None) or "the model")
+
     def _on_cancelled(self, message: Message | None) -> None:
         self._end(message)
         self.parts.notify("Stopped: the partial answer is kept.")
@@ -340,7 +396,10 @@ class ChatController(QObject):
     def _end(self, message: Message | None) -> None:
         self._detach()
         if message is not None:
-            self.parts.chat_view.end_answer(message)
+            view = self.parts.chat_view
+            shown = any(m.id == message.id for m in view.chat.messages)
+            if view.chat.live_message_id == message.id or not shown:
+                view.end_answer(message)
             self.parts.status.finished(message)
         self.services.registry.threads_changed.emit()
         self.parts.composer.focus_prompt()
