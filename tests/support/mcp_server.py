@@ -75,6 +75,9 @@ def main(argv: list[str]) -> None:
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind(("127.0.0.1", 0))
+        # Listening before the port is printed: connections wait in the backlog while uvicorn
+        # starts, instead of being refused.
+        sock.listen(128)
         print(sock.getsockname()[1], flush=True)
         config = uvicorn.Config(server.streamable_http_app(), log_level="warning")
         uvicorn.Server(config).run(sockets=[sock])
