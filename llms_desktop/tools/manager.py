@@ -99,6 +99,7 @@ class ToolManager:
         # Touched on the runner's loop only.
         self._connections: dict[str, Connection] = {}
         self._starting: dict[str, asyncio.Task[Connection]] = {}
+        self._background: set[asyncio.Task[None]] = set()  # strong refs: the loop keeps weak ones
         # Replaced whole (never mutated), so other threads may read it.
         self._status: dict[str, ServerStatus] = {}
 
@@ -307,7 +308,9 @@ class ToolManager:
         if self._connections.get(name) is connection:
             del self._connections[name]
             # Close in the background: the caller gets its error now.
-            asyncio.get_running_loop().create_task(connection.close())
+            task = asyncio.get_running_loop().create_task(connection.close())
+            self._background.add(task)
+            task.add_done_callback(self._background.discard)
 
     async def _close_servers(self, names: list[str] | None) -> None:
         chosen = list(self._connections) if names is None else names

@@ -18,7 +18,7 @@ from llms_desktop.session import ChatSession
 from llms_desktop.settings import Settings
 from llms_desktop.store import Store
 from llms_desktop.store.writer import Writer
-from llms_desktop.types import Delta, Message, ReasoningDelta, TextDelta, Thread
+from llms_desktop.types import Delta, Message, ReasoningDelta, TextDelta, Thread, ToolCallDelta
 from llms_desktop.ui.chat_view import ChatView
 from llms_desktop.ui.composer import Composer
 from llms_desktop.ui.error_banner import ErrorBanner
@@ -142,13 +142,15 @@ class ChatController(QObject):
         self.parts.banner.hide()
         self.parts.status.clear_status()
         streamer = self.services.registry.streamer_for(thread_id)
-        live_id = streamer.assistant_message.id if streamer and streamer.assistant_message else None
+        live = streamer.assistant_message if streamer and streamer.answer_open else None
+        live_id = live.id if live else None
         messages = [m for m in store.messages(thread_id) if m.id != live_id]
         self.parts.chat_view.show_thread(messages)
         if thread.model:
             ref = f"{thread.provider}/{thread.model}" if thread.provider else thread.model
             self.parts.composer.set_model(ref)
         if streamer is not None and streamer.assistant_message is not None:
+            # Between rounds of a tool loop no answer is open: follow for the next one.
             self._follow(streamer, catch_up=True)
         if message_id:
             self.parts.chat_view.scrollToAnchor(f"msg-{message_id}")
@@ -302,7 +304,7 @@ class ChatController(QObject):
         streamer.tool_started.connect(self._on_tool_started)
         streamer.tool_finished.connect(self._on_tool_finished)
         self.parts.composer.set_streaming(True)
-        if catch_up and streamer.assistant_message is not None:
+        if catch_up and streamer.assistant_message is not None and streamer.answer_open:
             view = self.parts.chat_view
             view.begin_answer(streamer.assistant_message)
             reasoning = streamer.accumulated.reasoning_text
@@ -311,6 +313,11 @@ class ChatController(QObject):
             text = streamer.accumulated.text
             if text:
                 view.add_delta(TextDelta(text))
+            for index, call in enumerate(streamer.accumulated.tool_call_dicts()):
+                function = call["function"]
+                view.add_delta(
+                    ToolCallDelta(index, call["id"], function["name"], function["arguments"])
+                )
             loop_now = asyncio.get_event_loop().time()
             started = streamer.started_at or loop_now
             first = streamer.first_delta_at

@@ -60,6 +60,8 @@ class ReplyStreamer(QObject):
         self.started_at: float | None = None
         self.delta_count = 0
         self._reported = False
+        # An answer is streaming now (with tools, none is while a tool runs between rounds).
+        self.answer_open = False
 
     @property
     def running(self) -> bool:
@@ -109,6 +111,7 @@ class ReplyStreamer(QObject):
         if user_message is not None:
             self.user_message = user_message
         self.assistant_message = assistant
+        self.answer_open = True
         self.accumulated = Accumulator()  # a window catching up shows this round's answer
         self.started.emit(thread, user_message, assistant)
 
@@ -121,6 +124,7 @@ class ReplyStreamer(QObject):
 
     def on_finished(self, message: Message) -> None:
         self.final_message = message
+        self.answer_open = False
         self.answer_finished.emit(message)
 
     # ToolListener (the tool loop's rounds) ------------------------------------------------

@@ -173,6 +173,36 @@ def test_stop_while_asking_closes_the_dialog_and_keeps_the_thread(
     assert "Result of echo (stopped)" in app.window.chat_view.toPlainText()
 
 
+def test_a_second_window_opened_mid_loop_follows_the_next_round(
+    app: App, qloop: QtLoop, loopback: LoopbackServer
+) -> None:
+    loopback.handler = tool_model([("echo", '{"text": "two windows"}')])
+    second = MainWindow(app.services)
+    second.show()
+
+    async def scenario() -> None:
+        app.send("echo")
+        await wait_until(lambda: approval_dialog() is not None, seconds=20)
+        (thread,) = app.store.list_threads()
+        second.controller.open_thread(thread.id)
+        # The first round is over: shown once, finished, with its call; nothing is live.
+        assert second.chat_view.chat.live_message_id is None
+        assert second.chat_view.toPlainText().count('🔧 echo {"text": "two windows"}') == 1
+        dialog = approval_dialog()
+        assert dialog is not None
+        dialog.once_button.click()
+        await wait_until(lambda: not second.composer.streaming, seconds=20)
+
+    try:
+        qloop.run(scenario())
+        first_text, second_text = app.window.chat_view.toPlainText(), second.chat_view.toPlainText()
+        for text in (first_text, second_text):
+            assert text.count("Tool said: echo: two windows") == 1
+            assert text.count("Result of echo") == 1
+    finally:
+        second.close()
+
+
 def test_tools_page_lists_switches_adds_imports_and_removes(
     app: App, qloop: QtLoop, tmp_path: Path
 ) -> None:
