@@ -128,7 +128,8 @@ def plan_regenerate(
             raise ConfigError("Only an answer can be regenerated; edit a message of yours.")
         parent = answer.parent_id
     path = tree.path_to(parent)
-    if not path or path[-1].role != "user":
+    # An answer after tool results (a tool loop's last round) is answered again from them.
+    if not path or path[-1].role not in ("user", "tool"):
         raise ConfigError("There is nothing to answer again: no message of yours precedes it.")
     settings = _settings(thread, model, provider_id, None, params)
     return Turn(

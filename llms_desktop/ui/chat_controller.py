@@ -219,7 +219,8 @@ class ChatController(QObject):
             self.services.store.delete_message(messages[-1].id)
             messages = messages[:-1]
         self.parts.chat_view.show_thread(messages)
-        if messages and messages[-1].role == "user":
+        if messages and messages[-1].role in ("user", "tool"):
+            # Answer again what is there (after tool results: the next round of the loop).
             self._start(thread_id=thread_id, user_text=None, model=model)
         else:
             self._start(thread_id=thread_id, user_text=text, model=model)

@@ -190,6 +190,24 @@ async def test_a_continued_thread_resends_tool_calls_and_results(
     assert third[2]["content"] == "echo: one"
 
 
+async def test_regenerating_the_last_round_answers_from_the_tool_results(
+    loopback: LoopbackServer, provider: OpenAICompatProvider, store: Store, manager: ToolManager
+) -> None:
+    loopback.handler = tool_model([("echo", '{"text": "again"}')])
+    loop = await loop_for(provider, store, manager, Approver())
+    final = await loop.run(send(store, "echo"), Events())
+    turn = turns.plan_regenerate(
+        store, thread_id=final.thread_id, message_id=None, model="m", provider_id="p"
+    )
+    loop = await loop_for(provider, store, manager, Approver())
+    again = await loop.run(turn, Events())
+    assert again.content == "Tool said: echo: again"
+    assert again.parent_id == final.parent_id  # a second version of the last answer
+    sent = loopback.requests[-1].json()["messages"]
+    assert [m["role"] for m in sent] == ["user", "assistant", "tool"]
+    assert len(loopback.requests) == 3  # the tool did not run again
+
+
 async def test_a_denied_call_does_not_run_and_the_model_is_told(
     loopback: LoopbackServer, provider: OpenAICompatProvider, store: Store, manager: ToolManager
 ) -> None:
