@@ -276,8 +276,13 @@ class ChatController(QObject):
         self.parts.status.waiting(model or "the model")
 
     async def _tools(self) -> tuple[ToolManager, Toolbox] | None:
-        """The enabled MCP tools, their servers started (on the tool thread) if need be."""
-        manager = await self.services.tool_manager()
+        """The enabled MCP tools, their servers started (on the tool thread) if need be. A
+        broken mcp.json turns tools off for this message (said in the status bar), no more."""
+        try:
+            manager = await self.services.tool_manager()
+        except errors.ConfigError as exc:
+            self.parts.notify(f"Tools are off: {exc}")
+            return None
         if manager is None or not any(server.enabled for server in manager.config.servers):
             return None
         from llms_desktop.tools.toolbox import Toolbox

@@ -268,3 +268,29 @@ def test_tools_page_lists_switches_adds_imports_and_removes(
     assert saved["ours"]["disabledTools"] == ["crash"]
     assert saved["ours"]["command"] == sys.executable
     page.close()
+
+
+def test_a_broken_mcp_json_turns_tools_off_but_chat_goes_on(
+    qloop: QtLoop, loopback: LoopbackServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("OPENAI_BASE_URL", loopback.base_url)
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-ui")
+    instance = App(tmp_path / "data", ())
+    (instance.data_dir / "mcp.json").write_text("{broken")
+    loopback.handler = tool_model([("echo", "{}")], rounds=0)
+    notes: list[str] = []
+    instance.window.statusBar().messageChanged.connect(notes.append)
+
+    async def scenario() -> None:
+        instance.send("hello")
+        await wait_until(lambda: not instance.window.composer.streaming, seconds=20)
+
+    try:
+        qloop.run(scenario())
+        assert "tools" not in loopback.requests[-1].json()
+        assert any(
+            note.startswith("Tools are off: ") and "not valid JSON" in note for note in notes
+        )
+        assert "\nTool said:\n" in instance.window.chat_view.toPlainText()
+    finally:
+        qloop.run(instance.close())
