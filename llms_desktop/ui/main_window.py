@@ -29,7 +29,6 @@ from llms_desktop.ui.settings_dialog import SettingsDialog
 from llms_desktop.ui.stream_status import StreamStatus
 from llms_desktop.ui.theme import resolve_dark
 from llms_desktop.ui.thread_list import ThreadSidebar
-from llms_desktop.ui.tools_page import ToolsPage
 
 APP_NAME = "llms-desktop"
 
@@ -194,6 +193,8 @@ class MainWindow(QMainWindow):
         page = ProvidersPage(self.services.providers, dialog)
         page.providers_changed.connect(self.providers_changed)
         dialog.add_page(page, "Providers")
+        from llms_desktop.ui.tools_page import ToolsPage  # not needed to show the window
+
         dialog.add_page(
             ToolsPage(self.services.tool_manager, self.services.settings, dialog), "Tools"
         )
