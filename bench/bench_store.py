@@ -143,7 +143,22 @@ def main() -> int:
             hits = len(store.search(query))
             label = f"FTS search {query!r} ({hits} hits)"
             report(label, *measure(functools.partial(store.search, query)))
+        # What the sidebar types as the user types: every word a prefix (see thread_list.py).
+        for prefix in (common[:2], middling[:3], rare[:4]):
+            query = f"{prefix}*"
+            hits = len(store.search(query, limit=100))
+            # Runs in a worker thread (the UI keeps going), so the UI floor does not apply.
+            label = f"sidebar prefix search {query!r} ({hits} hits)"
+            report(label, *measure(functools.partial(store.search, query, 100)))
         report("list newest 100 threads", *measure(lambda: store.list_threads(limit=100)))
+        for thread_id in [t.id for t in store.list_threads(limit=20, offset=2000)]:
+            store.set_pinned(thread_id, True)
+
+        def sidebar_first_page() -> None:
+            store.list_threads(limit=-1, pinned=True)
+            store.list_threads(limit=100, pinned=False)
+
+        report("sidebar's first page: 20 pinned + newest 100", *measure(sidebar_first_page))
 
         thread = store.create_thread("bench")
         answer = store.add_message(thread.id, "assistant", "", status="streaming")

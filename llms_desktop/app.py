@@ -8,7 +8,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from llms_desktop.errors import ConfigError
 from llms_desktop.providers.base import MODEL_ENV
 from llms_desktop.settings import Settings
 
@@ -68,21 +67,16 @@ class AppServices:
     async def resolve(self, model_ref: str) -> Resolved:
         """The provider for a `provider/model` id (or a bare one), and the model to ask for.
 
-        With no model chosen, the provider's first listed model is used.
+        Routed by the one resolver the CLI and the API server use too; with no model chosen,
+        the provider's first listed model is used.
         """
-        route = self.providers.registry.route(model_ref)
-        provider = await self.providers.registry.provider(route.config)
-        model = route.model
-        if not model:
-            models = route.config.models or tuple(
-                model.id for model in await provider.list_models()
-            )
-            if not models:
-                raise ConfigError(
-                    f"{route.config.name} lists no models: type a model id in the picker or "
-                    "set a default model in Preferences."
-                )
-            model = models[0]
+        registry = self.providers.registry
+        route = await registry.resolver.resolve(model_ref)
+        model = route.model or await registry.resolver.first_model(
+            route.config,
+            "type a model id in the model box, or set a default model in Preferences",
+        )
+        provider = await registry.provider(route.config)
         return Resolved(provider, route.config.id, model, dict(route.config.params))
 
     async def list_models(self) -> tuple[list[str], list[str]]:
@@ -91,6 +85,10 @@ class AppServices:
 
     def fallback_model(self) -> str:
         return os.environ.get(MODEL_ENV, "")
+
+    def has_provider(self) -> bool:
+        """Whether any provider is set up and enabled (else the window shows its welcome)."""
+        return bool(self.providers.registry.enabled)
 
     async def aclose(self) -> None:
         await self.providers.registry.aclose()

@@ -11,7 +11,8 @@
     │   │   └── ProviderTimeout      a timeout
     │   │       ├── ConnectTimeout   no connection within the connect timeout
     │   │       └── ReadTimeout      no byte for the idle (read) timeout
-    │   ├── HTTPStatusError          4xx/5xx, with the status and the provider's own message
+    │   ├── HTTPStatusError          4xx/5xx, with the status, the provider's own message and
+    │   │                            how long it asked us to wait (retry_after, seconds)
     │   │   ├── AuthenticationError  401/403
     │   │   ├── NotFoundError        404 (often a wrong base URL or model)
     │   │   ├── RateLimitError       429
@@ -26,6 +27,8 @@ Anything that is not an LlmsDesktopError is a bug and is reported with its trace
 """
 
 from __future__ import annotations
+
+import math
 
 
 class LlmsDesktopError(Exception):
@@ -46,7 +49,13 @@ class ConfigError(LlmsDesktopError):
 
 
 class ProviderError(LlmsDesktopError):
-    """Talking to a model provider failed."""
+    """Talking to a model provider failed.
+
+    `retry_after` is how many seconds the provider asked us to wait before trying again
+    (its `Retry-After` header on a 429 or 503), or None when it did not say.
+    """
+
+    retry_after: float | None = None
 
 
 class NetworkError(ProviderError):
@@ -85,12 +94,20 @@ class HTTPStatusError(ProviderError):
     """The provider answered with an HTTP error status."""
 
     def __init__(
-        self, status: int, provider_message: str, *, body: str | None = None, url: str = ""
+        self,
+        status: int,
+        provider_message: str,
+        *,
+        body: str | None = None,
+        url: str = "",
+        retry_after: float | None = None,
     ) -> None:
         self.status = status
         self.provider_message = provider_message
         self.url = url
-        super().__init__(f"HTTP {status}: {provider_message}", details=body)
+        self.retry_after = retry_after
+        wait = f" ({retry_phrase(retry_after)})" if retry_after is not None else ""
+        super().__init__(f"HTTP {status}: {provider_message}{wait}", details=body)
 
 
 class AuthenticationError(HTTPStatusError):
@@ -133,8 +150,21 @@ class ToolError(LlmsDesktopError):
     """An MCP server could not be started or reached, or a tool call failed or timed out."""
 
 
+def retry_phrase(seconds: float) -> str:
+    """How long to wait, for a message: "retry in 20 s", "retry in 5 min"."""
+    whole = max(0, math.ceil(seconds))
+    if whole >= 120:
+        return f"retry in {math.ceil(whole / 60)} min"
+    return f"retry in {whole} s"
+
+
 def http_status_error(
-    status: int, provider_message: str, *, body: str | None = None, url: str = ""
+    status: int,
+    provider_message: str,
+    *,
+    body: str | None = None,
+    url: str = "",
+    retry_after: float | None = None,
 ) -> HTTPStatusError:
     """The most specific HTTPStatusError subclass for a status code."""
     cls: type[HTTPStatusError]
@@ -148,4 +178,4 @@ def http_status_error(
         cls = ServerError
     else:
         cls = HTTPStatusError
-    return cls(status, provider_message, body=body, url=url)
+    return cls(status, provider_message, body=body, url=url, retry_after=retry_after)

@@ -177,7 +177,7 @@ def _begin(turn: Turn, store: Store) -> tuple[Thread, Message | None, Message]:
         "system_prompt": settings.system_prompt,
         "params": dict(settings.params),
     }
-    with store.transaction("save the message"):
+    with store.transaction("save the thread" if turn.thread_id is None else "save the message"):
         if turn.thread_id is None:
             thread = store.create_thread(turn.title, **values)
         else:

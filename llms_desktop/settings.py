@@ -107,6 +107,7 @@ SEND_ON_ENTER = Spec("composer/send_on_enter", True, _parse_bool)
 THEME = Spec("appearance/theme", "system", _choice(*THEMES))
 FONT_SIZE = Spec("appearance/font_size", 11, _int_range(7, 32))
 LAST_MODEL = Spec("chat/last_model", "", _text)
+LAST_THREAD = Spec("window/last_thread", "", _text)
 SERVER_ENABLED = Spec("server/enabled", False, _parse_bool)
 SERVER_PORT = Spec("server/port", 8000, _int_range(1024, 65535))
 SERVER_STORE = Spec("server/store", False, _parse_bool)
@@ -130,6 +131,7 @@ ALL_SPECS = (
     THEME,
     FONT_SIZE,
     LAST_MODEL,
+    LAST_THREAD,
     SERVER_ENABLED,
     SERVER_PORT,
     SERVER_STORE,

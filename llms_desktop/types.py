@@ -126,6 +126,12 @@ class ModelInfo:
     owned_by: str | None = None
 
 
+# Tokens per second are shown only when the tokens arrived over at least this long, and at a
+# rate a model can generate: faster than MAX_GENERATION_RATE is an answer that arrived in one
+# burst (streaming off, or a proxy that buffers the stream), whose rate was never measured.
+MIN_RATE_WINDOW_MS = 100.0
+MAX_GENERATION_RATE = 5_000.0
+
 MessageStatus = Literal["streaming", "complete", "cancelled", "error", "interrupted"]
 MESSAGE_STATUSES: tuple[str, ...] = get_args(MessageStatus)
 
@@ -176,10 +182,13 @@ class Message:
 
     @property
     def tokens_per_second(self) -> float | None:
-        """Completion tokens over the generation time (after the first token), if known."""
+        """Completion tokens over the generation time (after the first token), when it was
+        measured over a stream: an answer that arrived all at once (not streamed, or buffered
+        on the way; 332,013 tok/s was shown for one) has no meaningful rate."""
         if not self.completion_tokens or self.duration_ms is None:
             return None
         generating_ms = self.duration_ms - (self.ttft_ms or 0.0)
-        if generating_ms <= 0:
+        if generating_ms < MIN_RATE_WINDOW_MS:
             return None
-        return self.completion_tokens / (generating_ms / 1000.0)
+        rate = self.completion_tokens / (generating_ms / 1000.0)
+        return rate if rate <= MAX_GENERATION_RATE else None

@@ -28,6 +28,8 @@ find_python() {
 # and only what is missing, so a machine that has them needs neither apt nor the network.
 QT_OFFSCREEN_PACKAGES="libegl1 libgl1 libfontconfig1 libfreetype6 libxkbcommon0 libglib2.0-0 libdbus-1-3 libx11-6 libxcb1 fonts-dejavu-core"
 QT_X11_PACKAGES="libxcb-cursor0 libxcb-icccm4 libxcb-keysyms1 libxcb-image0 libxcb-randr0 libxcb-render-util0 libxcb-shape0 libxcb-sync1 libxcb-xfixes0 libxcb-xkb1 libxkbcommon-x11-0 libx11-xcb1"
+# A virtual X display and a keyboard/mouse driver for the end-to-end tests of the real window.
+E2E_PACKAGES="xvfb xdotool"
 
 install_system_packages() {
     command -v dpkg-query >/dev/null 2>&1 || return 0

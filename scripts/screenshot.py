@@ -1,7 +1,12 @@
-"""Grab the real window mid-stream to a PNG (for the README): loopback server, temp data dir.
+"""Grab the real window to a PNG (for the README): loopback server, temp data dir.
 
-Run under Xvfb for a real X11 window:  xvfb-run -a .venv/bin/python scripts/screenshot.py out.png
+Mid-stream:  xvfb-run -a .venv/bin/python scripts/screenshot.py docs/window.png
+First run (no provider yet):  xvfb-run -a .venv/bin/python scripts/screenshot.py --first-run \
+    docs/first-run.png
 or offscreen:  QT_QPA_PLATFORM=offscreen .venv/bin/python scripts/screenshot.py out.png
+
+With --first-run the welcome page really probes this computer's usual ports; a loopback server
+stands in for Ollama on port 11434 (when that port is free) so the page has a server to offer.
 """
 
 from __future__ import annotations
@@ -55,7 +60,12 @@ def script(stop_after: int) -> Reply:
 
 
 def main() -> int:
-    out = Path(sys.argv[1] if len(sys.argv) > 1 else "docs/window.png").resolve()
+    args = [arg for arg in sys.argv[1:] if arg != "--first-run"]
+    first_run = len(args) < len(sys.argv) - 1
+    default = "docs/first-run.png" if first_run else "docs/window.png"
+    out = Path(args[0] if args else default).resolve()
+    if first_run:
+        return shoot_first_run(out)
     data = Path(tempfile.mkdtemp(prefix="llms-desktop-shot-"))
     server = LoopbackServer()
 
@@ -88,6 +98,7 @@ def main() -> int:
     earlier = store.create_thread("Packing list for a weekend hike", model="qwen2.5-7b")
     store.add_message(earlier.id, "user", "Packing list for a weekend hike?")
     store.add_message(earlier.id, "assistant", "- Tent\n- Water filter", model="qwen2.5-7b")
+    store.set_pinned(earlier.id, True)
     store.create_thread("Explain SSE line endings", model="llama-3.1-8b")
     services = AppServices(
         store, Settings(QSettingsBackend(data)), StreamRegistry(), ProviderSetup(data)
@@ -110,6 +121,62 @@ def main() -> int:
 
     asyncio.run(shoot(), loop_factory=lambda: qasync.QEventLoop(app))
     server.stop()
+    return 0
+
+
+def shoot_first_run(out: Path) -> int:
+    """The window as a new user first sees it: no provider, the welcome page."""
+    import socket
+
+    data = Path(tempfile.mkdtemp(prefix="llms-desktop-first-run-"))
+    os.environ["LLMS_DESKTOP_HOME"] = str(data)
+    for name in ("OPENAI_BASE_URL", "OPENAI_API_KEY", "AIREFINERY_API_KEY"):
+        os.environ.pop(name, None)
+    stand_in: LoopbackServer | None = None
+    with socket.socket() as probe:
+        free = probe.connect_ex(("127.0.0.1", 11434)) != 0
+    if free:
+        stand_in = LoopbackServer(
+            lambda request: json_reply(
+                {"data": [{"id": "llama3.2:3b"}, {"id": "qwen2.5:7b"}, {"id": "gemma3:4b"}]}
+            ),
+            port=11434,
+        ).start()
+
+    import qasync
+    from PySide6.QtWidgets import QApplication
+
+    from llms_desktop.app import AppServices
+    from llms_desktop.providers.setup import ProviderSetup
+    from llms_desktop.settings import Settings
+    from llms_desktop.store import Store
+    from llms_desktop.ui.main_window import MainWindow
+    from llms_desktop.ui.qsettings_backend import QSettingsBackend
+    from llms_desktop.ui.stream_registry import StreamRegistry
+    from llms_desktop.ui.theme import apply_palette
+
+    app = QApplication(sys.argv[:1])
+    app.setQuitOnLastWindowClosed(False)
+    apply_palette(app, dark=os.environ.get("SHOT_DARK") == "1")
+    store = Store.open(data)
+    services = AppServices(
+        store, Settings(QSettingsBackend(data)), StreamRegistry(), ProviderSetup(data)
+    )
+    window = MainWindow(services)
+    window.resize(1180, 800)
+    window.show()
+
+    async def shoot() -> None:
+        window.start_background_work()
+        await asyncio.sleep(1.2)  # the probe gives up on each port after 0.6 s
+        window.grab().save(str(out))
+        print(f"saved {out}")
+        await services.aclose()
+
+    asyncio.run(shoot(), loop_factory=lambda: qasync.QEventLoop(app))
+    store.close()
+    if stand_in is not None:
+        stand_in.stop()
     return 0
 
 

@@ -4,8 +4,9 @@
 # go to pytest (and skip the installer).
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
+# The end-to-end tests run the real app on a private X display (Xvfb) and type with xdotool.
 # shellcheck disable=SC2086
-install_system_packages $QT_OFFSCREEN_PACKAGES
+install_system_packages $QT_OFFSCREEN_PACKAGES $QT_X11_PACKAGES $E2E_PACKAGES
 make_venv test
 cd "$ROOT"
 export QT_QPA_PLATFORM="${QT_QPA_PLATFORM:-offscreen}"

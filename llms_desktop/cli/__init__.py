@@ -105,6 +105,12 @@ def open_store(args: argparse.Namespace) -> Store:
             f"{store.recovered_from} and a new one was created.",
             file=sys.stderr,
         )
+    if store.read_only is not None:
+        print(
+            f"llms-desktop: warning: the thread database is open read-only ({store.read_only}): "
+            "threads can be listed, shown, searched and exported, not saved.",
+            file=sys.stderr,
+        )
     return store
 
 
@@ -116,6 +122,7 @@ def main(argv: list[str]) -> int:
     if handler is None:
         parser.print_help()
         return 0
+    _quiet_logging()
     try:
         return handler(args)
     except KeyboardInterrupt:
@@ -135,6 +142,14 @@ def main(argv: list[str]) -> int:
             file=sys.stderr,
         )
         return EXIT_BUG
+
+
+def _quiet_logging() -> None:
+    """Commands report what matters in their own words; the library's log lines (a provider
+    that cannot list its models) stay out of their output. `serve` shows them on stderr."""
+    import logging
+
+    logging.getLogger("llms_desktop").addHandler(logging.NullHandler())
 
 
 def _silence_stdout() -> None:

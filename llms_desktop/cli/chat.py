@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from typing import TYPE_CHECKING, Any
 
@@ -11,7 +12,8 @@ from llms_desktop import errors
 from llms_desktop.accumulate import Accumulator
 from llms_desktop.cli import add_connection_options, open_store
 from llms_desktop.cli.chat_tools import add_tool_options, echo_call, echo_result
-from llms_desktop.cli.connect import add_provider_option, choose_model, open_for
+from llms_desktop.cli.connect import add_provider_option, choose_model, close, open_for
+from llms_desktop.providers.base import MODEL_ENV
 from llms_desktop.text_hygiene import clean_text
 from llms_desktop.types import (
     Delta,
@@ -148,9 +150,16 @@ async def _chat(args: argparse.Namespace, prompt: str | None) -> int:
         params = flag_params(args)
         if thread is not None:
             params = {**thread.params, **params}  # flags override what the thread was using
-        asked = args.model or (thread.model if thread is not None else None)
-        hint = thread.provider if thread is not None and not args.model else None
-        connected = open_for(args, asked, provider_hint=hint)
+        # As in the window: the model asked for, else the thread's, else $LLMS_DESKTOP_MODEL.
+        asked = (
+            args.model
+            or (thread.model if thread is not None else None)
+            or os.environ.get(MODEL_ENV)
+        )
+        same_route = thread is not None and not args.model
+        connected = await open_for(
+            args, asked, thread_provider=thread.provider if same_route and thread else None
+        )
         provider = connected.provider
         try:
             model = await choose_model(connected)
@@ -174,6 +183,7 @@ async def _chat(args: argparse.Namespace, prompt: str | None) -> int:
                 completed = True
             finally:
                 printer.end(completed=completed)
+                _print_notices(provider)
                 if tools is not None:
                     await tools.manager.aclose()
             if args.json:
@@ -183,7 +193,7 @@ async def _chat(args: argparse.Namespace, prompt: str | None) -> int:
                 sys.stdout.write("\n")
                 sys.stdout.flush()
         finally:
-            await provider.aclose()
+            await close(connected)
     finally:
         if store is not None:
             store.close()
@@ -232,6 +242,12 @@ def _plan(
     if leaf is None:
         raise errors.ConfigError("The thread is empty: there is no answer to continue.")
     return turns.plan_continue(store, message_id=leaf, **common)
+
+
+def _print_notices(provider: object) -> None:
+    """What the provider noticed on the way (a redirect it followed), one line each."""
+    for notice in getattr(provider, "notices", ()):
+        print(f"llms-desktop: note: {notice}", file=sys.stderr)
 
 
 class _Printer:

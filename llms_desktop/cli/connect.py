@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import argparse
-import os
+import asyncio
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
-from llms_desktop import errors
 from llms_desktop.providers.base import MODEL_ENV, Provider, Timeouts
 
 if TYPE_CHECKING:
+    from llms_desktop.providers.config import ProviderConfig
     from llms_desktop.providers.registry import ProviderRegistry
+
+
+# How a CLI user names a model when none could be chosen for them.
+HOW_TO_CHOOSE = f"pass --model ID or set {MODEL_ENV}"
 
 
 @dataclass
@@ -21,20 +25,24 @@ class Connected:
     provider: Provider
     provider_id: str
     model: str
-    ad_hoc: bool = False  # --base-url / OPENAI_*: model ids are sent whole
+    # The registry's provider when the route came from the resolver (None for --base-url).
+    config: ProviderConfig | None = None
+    registry: ProviderRegistry | None = None
+    # --base-url/--api-key changed the registry's provider: list models with this one.
+    overridden: bool = False
 
 
-def open_for(
-    args: argparse.Namespace, model: str | None, *, provider_hint: str | None = None
+async def open_for(
+    args: argparse.Namespace, model: str | None, *, thread_provider: str | None = None
 ) -> Connected:
     """Resolve the provider for a command.
 
-    Order: `--provider ID` (a configured or environment provider; `--base-url`/`--api-key`
-    then override its URL and key); else `--base-url`/`--api-key` (an ad-hoc OpenAI-compatible
-    provider); else a `provider/model` id naming an enabled provider; else OPENAI_BASE_URL /
-    OPENAI_API_KEY; else the first enabled configured provider; else OpenAI's endpoint.
-    `provider_hint` (a continued thread's provider) is used when it is a known provider and
-    nothing above chose one.
+    `--base-url`/`--api-key` without `--provider` make an ad-hoc OpenAI-compatible provider
+    whose model ids are sent whole. Otherwise the providers (configured, then those the
+    environment sets up) and the one model resolver the window and the server use decide,
+    from `--provider ID` (its URL and key overridable by `--base-url`/`--api-key`) or the
+    model id. `thread_provider` (a continued thread's provider) is used when it still exists
+    and neither `--provider` nor `--model` was given.
     """
     from llms_desktop.paths import data_dir
     from llms_desktop.providers.setup import ProviderSetup
@@ -46,60 +54,50 @@ def open_for(
         return _ad_hoc(args, wanted, timeouts)
     setup = ProviderSetup(data_dir(getattr(args, "data_dir", None)), timeouts=lambda: timeouts)
     registry = setup.registry
-    enabled = {config.id for config in registry.enabled}
-    if not provider_id:
-        head, slash, _ = wanted.partition("/")
-        # The OPENAI_* environment provider is the ad-hoc one: "openai/gpt-4o" is then a model
-        # id for that server (OpenRouter, LiteLLM), sent whole like with --base-url.
-        prefixes = enabled - {"openai"} if _env_openai(registry) else enabled
-        named = bool(slash) and head in prefixes
-        if not named and provider_hint in enabled and not os.environ.get("OPENAI_BASE_URL"):
-            provider_id = provider_hint
-        from_env = os.environ.get("OPENAI_BASE_URL") or os.environ.get("OPENAI_API_KEY")
-        if (
-            not provider_id
-            and not named
-            and (from_env or not [c for c in registry.configured if c.enabled])
-        ):
-            return _ad_hoc(args, wanted, timeouts)
-    route = registry.route(wanted, provider_id)
+    if not provider_id and thread_provider and registry.get(thread_provider) is not None:
+        provider_id = thread_provider
+    try:
+        route = await registry.resolver.resolve(wanted, provider_id=provider_id)
+    except BaseException:
+        await registry.aclose()
+        raise
     config = route.config
     if args.base_url:
         config = replace(config, base_url=args.base_url.rstrip("/")).validated()
-    key = args.api_key if args.api_key is not None else registry.api_key(config)
-    return Connected(registry.build(config, key, timeouts), config.id, route.model)
-
-
-def _env_openai(registry: ProviderRegistry) -> bool:
-    from llms_desktop.providers.registry import ENV_OPENAI_ID
-
-    return any(config.id == ENV_OPENAI_ID for config in registry.from_environment)
+    if args.api_key is not None:
+        key: str | None = args.api_key
+    else:
+        key = await asyncio.to_thread(registry.api_key, config)
+    provider = registry.build(config, key, timeouts)
+    overridden = config != route.config or args.api_key is not None
+    return Connected(provider, config.id, route.model, route.config, registry, overridden)
 
 
 def _ad_hoc(args: argparse.Namespace, model: str, timeouts: Timeouts) -> Connected:
     from llms_desktop.providers.resolve import open_provider, resolve_connection
 
     provider = open_provider(resolve_connection(args.base_url, args.api_key), timeouts)
-    return Connected(provider, provider.id, model, ad_hoc=True)
+    return Connected(provider, provider.id, model)
 
 
 async def choose_model(connected: Connected) -> str:
-    """The model: as asked, else $LLMS_DESKTOP_MODEL, else the first the provider lists."""
+    """The model asked for, else the first the provider lists (the resolver's rule)."""
     if connected.model:
         return connected.model
-    from_env = os.environ.get(MODEL_ENV)
-    if from_env:
-        prefix = f"{connected.provider_id}/"
-        if not connected.ad_hoc and from_env.startswith(prefix):
-            return from_env.removeprefix(prefix)
-        return from_env
-    models = await connected.provider.list_models()
-    if not models:
-        raise errors.ConfigError(
-            f"The provider {connected.provider_id!r} lists no models; pass --model or set "
-            f"{MODEL_ENV}."
-        )
-    return models[0].id
+    from llms_desktop.providers.resolver import first_model_of
+
+    if connected.registry is None or connected.config is None:
+        name = getattr(connected.provider, "base_url", connected.provider_id)
+        return await first_model_of(connected.provider, str(name), HOW_TO_CHOOSE)
+    lister = connected.provider if connected.overridden else None
+    return await connected.registry.resolver.first_model(connected.config, HOW_TO_CHOOSE, lister)
+
+
+async def close(connected: Connected) -> None:
+    """Close the provider and the registry's connections (model listings)."""
+    await connected.provider.aclose()
+    if connected.registry is not None:
+        await connected.registry.aclose()
 
 
 def add_provider_option(parser: argparse.ArgumentParser) -> None:

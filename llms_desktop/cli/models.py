@@ -6,7 +6,7 @@ import argparse
 from typing import Any
 
 from llms_desktop.cli import add_connection_options
-from llms_desktop.cli.connect import add_provider_option, open_for
+from llms_desktop.cli.connect import add_provider_option, close, open_for
 from llms_desktop.providers.base import Timeouts
 
 
@@ -35,12 +35,12 @@ def run(args: argparse.Namespace) -> int:
 async def _models(args: argparse.Namespace) -> int:
     if args.all:
         return await _all_models(args)
-    connected = open_for(args, None)
+    connected = await open_for(args, None)
     try:
         for model in await connected.provider.list_models():
             print(model.id)
     finally:
-        await connected.provider.aclose()
+        await close(connected)
     return 0
 
 

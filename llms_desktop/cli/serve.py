@@ -191,7 +191,7 @@ def _log_warnings() -> None:
     import logging
 
     logger = logging.getLogger("llms_desktop")
-    if not logger.handlers:
+    if not any(type(handler) is logging.StreamHandler for handler in logger.handlers):
         handler = logging.StreamHandler(sys.stderr)
         handler.setFormatter(logging.Formatter("llms-desktop: %(levelname)s: %(message)s"))
         logger.addHandler(handler)

@@ -8,7 +8,7 @@ import re
 from typing import Any
 
 from llms_desktop import errors
-from llms_desktop.providers.error_mapping import message_from_payload, network_error
+from llms_desktop.providers.error_mapping import message_from_payload, network_error, retry_after
 
 API_KEY_ENV = "AIREFINERY_API_KEY"
 
@@ -87,12 +87,13 @@ def status_error(exc: Any, url: str) -> errors.HTTPStatusError:
     elif status == 404:
         hint = "check the base URL (without /v1) and the model name"
     elif status == 429:
-        retry = (exc.headers or {}).get("Retry-After")
-        hint = "rate limit reached" + (f"; retry after {retry} s" if retry else "")
+        hint = "rate limit reached"
     else:
         hint = ""
     message = f"{reason} ({hint})" if hint else reason
-    return errors.http_status_error(status, message, url=url)
+    # aiohttp's headers look names up without regard to case, as retry_after() needs.
+    wait = retry_after(exc.headers) if exc.headers is not None else None
+    return errors.http_status_error(status, message, url=url, retry_after=wait)
 
 
 def _stream_error(text: str, url: str) -> errors.ProviderError:
@@ -101,7 +102,7 @@ def _stream_error(text: str, url: str) -> errors.ProviderError:
         raw = text.removeprefix(_SSE_EVENT)
         try:
             payload = json.loads(raw)
-        except ValueError:
+        except (ValueError, RecursionError):
             payload = None
     elif text.startswith(_SSE_PAYLOAD):
         raw = text.removeprefix(_SSE_PAYLOAD)

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from llms_desktop import errors
+from llms_desktop.paths import ensure_data_dir, write_private_text
 
 PROVIDERS_FILE = "providers.json"
 FILE_VERSION = 1
@@ -142,7 +143,7 @@ class ProvidersFile:
             duplicates = sorted({i for i in ids if ids.count(i) > 1})
             if duplicates:
                 raise errors.ConfigError(f"provider ids repeat: {', '.join(duplicates)}")
-        except (ValueError, errors.ConfigError) as exc:
+        except (ValueError, RecursionError, errors.ConfigError) as exc:
             backup = self._back_up()
             where = f" It was moved to {backup}." if backup else ""
             return LoadResult(
@@ -156,10 +157,10 @@ class ProvidersFile:
     def save(self, providers: Sequence[ProviderConfig]) -> None:
         """Write all providers at once (a crash leaves the old file or the new one)."""
         payload = {"version": FILE_VERSION, "providers": [p.to_json() for p in providers]}
-        self.path.parent.mkdir(parents=True, exist_ok=True)
         temporary = self.path.with_name(self.path.name + ".tmp")
         try:
-            temporary.write_text(json.dumps(payload, indent=2, ensure_ascii=False) + "\n")
+            ensure_data_dir(self.path.parent)
+            write_private_text(temporary, json.dumps(payload, indent=2, ensure_ascii=False) + "\n")
             os.replace(temporary, self.path)
         except OSError as exc:
             raise errors.ConfigError(

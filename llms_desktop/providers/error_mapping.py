@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import email.utils
 import html
 import json
 import re
 import socket
 import ssl
+import time
+from collections.abc import Mapping
 from typing import Any
 
 from llms_desktop import errors
@@ -14,6 +17,8 @@ from llms_desktop import errors
 _TITLE = re.compile(rb"<title[^>]*>(.*?)</title>", re.IGNORECASE | re.DOTALL)
 _TAGS = re.compile(r"<[^>]+>")
 _MAX_MESSAGE = 500
+# A Retry-After beyond a day is not a wait anyone means; treat it as unreadable.
+_MAX_RETRY_AFTER = 86_400.0
 _DNS_PHRASES = (
     "name or service not known",
     "nodename nor servname",
@@ -41,6 +46,13 @@ def message_from_payload(payload: Any) -> str | None:
             return str(metadata["raw"]).strip()
     if isinstance(error, str) and error.strip():
         return error.strip()
+    # llms.py (ServiceStack) wraps its errors as {"responseStatus": {"errorCode", "message"}}.
+    status = payload.get("responseStatus") or payload.get("ResponseStatus")
+    if isinstance(status, dict):
+        for key in ("message", "Message", "errorCode", "ErrorCode"):
+            value = status.get(key)
+            if isinstance(value, str) and value.strip():
+                return value.strip()
     for key in ("message", "detail", "error_message"):
         value = payload.get(key)
         if isinstance(value, str) and value.strip():
@@ -59,7 +71,7 @@ def message_from_body(body: bytes, content_type: str = "") -> str:
         return ""
     try:
         payload = json.loads(body)
-    except ValueError:
+    except (ValueError, RecursionError):  # not JSON, or nested too deeply to read
         payload = None
     if payload is not None:
         found = message_from_payload(payload)
@@ -81,12 +93,53 @@ def _one_line(text: str) -> str:
     return text
 
 
-def status_error(status: int, body: bytes, content_type: str, url: str) -> errors.HTTPStatusError:
-    """The typed error for an HTTP error response."""
+def status_error(
+    status: int,
+    body: bytes,
+    content_type: str,
+    url: str,
+    headers: Mapping[str, str] | None = None,
+) -> errors.HTTPStatusError:
+    """The typed error for an HTTP error response (with its Retry-After, when it sent one)."""
     message = message_from_body(body, content_type) or _reason(status)
     return errors.http_status_error(
-        status, message, body=body.decode("utf-8", errors="replace"), url=url
+        status,
+        message,
+        body=body.decode("utf-8", errors="replace"),
+        url=url,
+        retry_after=retry_after(headers or {}),
     )
+
+
+def retry_after(headers: Mapping[str, str], now: float | None = None) -> float | None:
+    """Seconds a response asks us to wait: `Retry-After` (seconds or an HTTP date), or the
+    `retry-after-ms` OpenAI sends; None when absent or unreadable. `headers` must look names
+    up without regard to case (httpx's and aiohttp's do)."""
+    milliseconds = headers.get("retry-after-ms")
+    if milliseconds is not None:
+        try:
+            value = float(milliseconds) / 1000
+        except ValueError:
+            value = -1.0
+        if 0 <= value < _MAX_RETRY_AFTER:
+            return value
+    text = headers.get("retry-after")
+    if text is None:
+        return None
+    text = text.strip()
+    try:
+        value = float(text)
+    except ValueError:
+        try:
+            when = email.utils.parsedate_to_datetime(text)
+        except (TypeError, ValueError, IndexError):
+            return None
+        if when.tzinfo is None:
+            return None
+        value = max(0.0, when.timestamp() - (time.time() if now is None else now))
+    if not 0 <= value < _MAX_RETRY_AFTER:  # negative, absurd or NaN
+        return None
+    return value
 
 
 def _reason(status: int) -> str:
@@ -109,13 +162,25 @@ def _causes(exc: BaseException) -> list[BaseException]:
     return chain
 
 
-def network_error(exc: BaseException, url: str, timeouts: Any = None) -> errors.LlmsDesktopError:
-    """Classify a transport failure (httpx, aiohttp or OS) into a clear, specific error."""
+def network_error(
+    exc: BaseException, url: str, timeouts: Any = None, *, in_tls_handshake: bool = False
+) -> errors.LlmsDesktopError:
+    """Classify a transport failure (httpx, aiohttp or OS) into a clear, specific error.
+
+    `in_tls_handshake`: the TCP connection was made and the TLS handshake had begun (httpx
+    reports both under one connect timeout, so the caller traces the phases).
+    """
     import httpx
 
     where = _where(url)
     if isinstance(exc, httpx.ConnectTimeout) or _named(exc, "ConnectionTimeoutError"):
         limit = f" within {timeouts.connect:g} s" if timeouts is not None else ""
+        if in_tls_handshake:
+            return errors.TLSFailure(
+                f"TLS failure talking to {where}: the server accepted the connection but did "
+                f"not complete the TLS handshake{limit}. Is it an https:// server, or does "
+                "the base URL need http://?"
+            )
         return errors.ConnectTimeout(f"Could not connect to {where}{limit} (connect timeout).")
     if isinstance(exc, httpx.ReadTimeout) or _named(exc, "SocketTimeoutError"):
         limit = f"{timeouts.read:g} s" if timeouts is not None else "too long"

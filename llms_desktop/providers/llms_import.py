@@ -78,7 +78,7 @@ def plan_import(path: Path, existing: set[str]) -> ImportPlan:
         payload = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise errors.ConfigError(f"No such file: {path}") from None
-    except (OSError, ValueError) as exc:
+    except (OSError, ValueError, RecursionError) as exc:
         raise errors.ConfigError(f"{path} is not a readable JSON file: {exc}") from exc
     entries = payload.get("providers") if isinstance(payload, dict) else None
     if not isinstance(entries, Mapping):

@@ -4,12 +4,26 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 from collections.abc import AsyncGenerator, AsyncIterator, Mapping
-from typing import Any
+from typing import Any, cast
 
 import httpx
 
 from llms_desktop import __version__, errors
+from llms_desktop.providers.answer_checks import (
+    MAX_REDIRECTS,
+    PEEK_BYTES,
+    REDIRECT_STATUSES,
+    html_page_error,
+    json_body,
+    looks_like_html,
+    parse_json_text,
+    redirect_target,
+    suggested_base,
+    too_many_redirects,
+    unexpected_content_error,
+)
 from llms_desktop.providers.base import Timeouts
 from llms_desktop.providers.error_mapping import (
     message_from_payload,
@@ -26,6 +40,8 @@ from llms_desktop.sse import ServerSentEvent, SSEDecoder
 from llms_desktop.types import ChatRequest, Delta, Finish, ModelInfo
 
 DEFAULT_BASE_URL = "https://api.openai.com/v1"
+
+log = logging.getLogger(__name__)
 
 
 class OpenAICompatProvider:
@@ -45,6 +61,8 @@ class OpenAICompatProvider:
         self.base_url = base_url.rstrip("/")
         self.timeouts = timeouts or Timeouts()
         self._stream_options_ok = True
+        # Things worth telling the user that are not errors (a redirect we followed).
+        self.notices: list[str] = []
         request_headers = {"User-Agent": f"llms-desktop/{__version__}"}
         if api_key:
             request_headers["Authorization"] = f"Bearer {api_key}"
@@ -83,16 +101,16 @@ class OpenAICompatProvider:
     async def list_models(self) -> list[ModelInfo]:
         """`GET {base_url}/models`, sorted by id."""
         url = f"{self.base_url}/models"
+        trace = _Trace()
         try:
-            response = await self._client.get(url)
+            async with self._open("GET", url, trace) as response:
+                content = await response.aread()
         except httpx.HTTPError as exc:
-            raise network_error(exc, url, self.timeouts) from exc
+            raise network_error(exc, url, self.timeouts, in_tls_handshake=trace.in_tls) from exc
+        content_type = _content_type(response)
         if response.status_code >= 400:
-            raise status_error(response.status_code, response.content, _content_type(response), url)
-        try:
-            payload = response.json()
-        except ValueError as exc:
-            raise errors.ProtocolError(f"{url} did not return JSON for the model list.") from exc
+            raise status_error(response.status_code, content, content_type, url, response.headers)
+        payload = json_body(content, url, content_type)
         items = payload.get("data") if isinstance(payload, dict) else payload
         if not isinstance(items, list):
             # Ollama's native /api/tags shape, in case the base URL lacks /v1.
@@ -133,40 +151,96 @@ class OpenAICompatProvider:
                 async for delta in deltas:
                     yield delta
 
-    async def _send(self, body: dict[str, Any]) -> AsyncGenerator[Delta]:
+    @contextlib.asynccontextmanager
+    async def _open(
+        self, method: str, url: str, trace: _Trace, body: dict[str, Any] | None = None
+    ) -> AsyncIterator[httpx.Response]:
+        """The response to a request, its body not yet read, after any redirect we follow."""
+        target = httpx.URL(url)
+        for _ in range(MAX_REDIRECTS + 1):
+            request = self._client.build_request(
+                method, target, json=body, extensions={"trace": trace}
+            )
+            response = await self._client.send(request, stream=True)
+            if response.status_code not in REDIRECT_STATUSES:
+                break
+            await response.aclose()
+            target = redirect_target(response)  # raises for one we do not follow
+            self._note_redirect(request.url, response.status_code, target)
+        else:
+            raise too_many_redirects(url)
         try:
-            async with self._client.stream("POST", self.chat_url, json=body) as response:
+            yield response
+        finally:
+            await response.aclose()
+
+    def _note_redirect(self, source: httpx.URL, status: int, target: httpx.URL) -> None:
+        note = (
+            f"{source} redirected (HTTP {status}) to {target}, on the same host, and the "
+            f"request followed it; set the base URL to {suggested_base(source, target)} to "
+            "skip the redirect."
+        )
+        if note not in self.notices:
+            self.notices.append(note)
+            log.warning("%s", note)
+
+    async def _send(self, body: dict[str, Any]) -> AsyncGenerator[Delta]:
+        trace = _Trace()
+        try:
+            async with self._open("POST", self.chat_url, trace, body) as response:
+                content_type = _content_type(response)
                 if response.status_code >= 400:
                     content = await response.aread()
                     raise status_error(
-                        response.status_code, content, _content_type(response), self.chat_url
+                        response.status_code,
+                        content,
+                        content_type,
+                        self.chat_url,
+                        response.headers,
                     )
-                content_type = _content_type(response)
+                if looks_like_html(content_type, b""):
+                    raise html_page_error(self.chat_url, await _peek(response))
                 # Some proxies label an event stream text/plain (or nothing): a streamed
                 # request whose answer is not JSON is read as events.
                 if "text/event-stream" in content_type or (
                     body.get("stream") and "json" not in content_type
                 ):
-                    async for delta in self._read_events(response):
+                    async for delta in self._read_events(response, content_type):
                         yield delta
                 else:
                     # Non-streaming, or a server that ignored `stream: true` and sent JSON.
-                    for delta in _completion_deltas(await response.aread(), self.chat_url):
+                    content = await response.aread()
+                    for delta in _completion_deltas(content, self.chat_url, content_type):
                         yield delta
         except httpx.HTTPError as exc:
-            raise network_error(exc, self.chat_url, self.timeouts) from exc
+            raise network_error(
+                exc, self.chat_url, self.timeouts, in_tls_handshake=trace.in_tls
+            ) from exc
 
-    async def _read_events(self, response: httpx.Response) -> AsyncIterator[Delta]:
+    async def _read_events(
+        self, response: httpx.Response, content_type: str
+    ) -> AsyncIterator[Delta]:
         decoder = SSEDecoder()
         cleaner = DeltaCleaner()
         saw_data = False
         finished = False
+        head = b""  # the first bytes, to name a body that turns out not to be events
         async for chunk in response.aiter_bytes():
+            if len(head) < PEEK_BYTES:
+                head += chunk[: PEEK_BYTES - len(head)]
+                if not saw_data and looks_like_html("", head):
+                    raise html_page_error(self.chat_url, head)
             for event in decoder.feed(chunk):
                 saw_data = True
                 if event.data.strip() == "[DONE]":
                     for delta in cleaner.flush():
                         yield delta
+                    if not finished:
+                        # llama-cpp-python ends an answer a second request interrupted so.
+                        raise errors.StreamEndedEarly(
+                            "The stream ended ([DONE]) before the model finished its answer "
+                            "(no finish_reason); the text so far is kept."
+                        )
                     return
                 for raw in _event_deltas(event, self.chat_url):
                     cleaned = cleaner.clean(raw)
@@ -181,6 +255,8 @@ class OpenAICompatProvider:
         for delta in cleaner.flush():
             yield delta
         if not saw_data:
+            if "text/event-stream" not in content_type:
+                raise unexpected_content_error(self.chat_url, content_type, head)
             raise errors.ProtocolError(
                 f"{self.chat_url} opened an event stream but closed it before sending any data."
             )
@@ -189,6 +265,37 @@ class OpenAICompatProvider:
                 "The stream ended before the model finished its answer (no [DONE] and no "
                 "finish_reason); the text so far is kept."
             )
+
+
+class _Trace:
+    """httpx's `trace` hook: whether the TLS handshake had begun and not completed.
+
+    httpx reports a timeout in the TCP connect and one in the TLS handshake alike, as a
+    connect timeout; a server that accepts the connection and never answers TLS (a plain
+    HTTP port, a stuck proxy) is a TLS problem, and should be named so.
+    """
+
+    def __init__(self) -> None:
+        self.in_tls = False
+
+    async def __call__(self, name: str, info: Mapping[str, Any]) -> None:
+        if name.endswith("start_tls.started"):
+            self.in_tls = True
+        elif name.endswith("start_tls.complete"):
+            self.in_tls = False
+
+
+async def _peek(response: httpx.Response) -> bytes:
+    """The start of a body, enough to name it, without reading all of a big one."""
+    head = b""
+    # aiter_bytes() is an async generator: closed here, not left to the garbage collector.
+    chunks_iterator = cast(AsyncGenerator[bytes], response.aiter_bytes())
+    async with contextlib.aclosing(chunks_iterator) as chunks:
+        async for chunk in chunks:
+            head += chunk
+            if len(head) >= PEEK_BYTES:
+                break
+    return head[:PEEK_BYTES]
 
 
 def _rejects_stream_options(error: errors.HTTPStatusError) -> bool:
@@ -201,11 +308,7 @@ def _content_type(response: httpx.Response) -> str:
 
 
 def _event_deltas(event: ServerSentEvent, url: str) -> list[Delta]:
-    payload: Any
-    try:
-        payload = json.loads(event.data)
-    except ValueError:
-        payload = None
+    payload = parse_json_text(event.data)
     if event.event == "error":
         message = message_from_payload(payload) if payload is not None else None
         raise errors.StreamError(
@@ -219,8 +322,8 @@ def _event_deltas(event: ServerSentEvent, url: str) -> list[Delta]:
         )
     if not isinstance(payload, dict):
         raise errors.ProtocolError(f"{url} sent an unexpected event: {event.data[:200]!r}")
-    if payload.get("error"):
-        message = message_from_payload(payload) or json.dumps(payload["error"])
+    if payload.get("error") or payload.get("responseStatus"):
+        message = message_from_payload(payload) or json.dumps(payload)
         raise errors.StreamError(
             f"The provider reported an error mid-stream: {message}",
             status=_status_in(payload),
@@ -240,18 +343,12 @@ def _status_in(payload: Any) -> int | None:
     return None
 
 
-def _completion_deltas(content: bytes, url: str) -> list[Delta]:
-    try:
-        payload = json.loads(content)
-    except ValueError as exc:
-        raise errors.ProtocolError(
-            f"{url} answered with something that is not JSON: {content[:200]!r}",
-            details=content.decode("utf-8", errors="replace"),
-        ) from exc
+def _completion_deltas(content: bytes, url: str, content_type: str) -> list[Delta]:
+    payload = json_body(content, url, content_type)
     if not isinstance(payload, dict):
         raise errors.ProtocolError(f"{url} answered with unexpected JSON.")
-    if payload.get("error"):
-        message = message_from_payload(payload) or json.dumps(payload["error"])
+    if payload.get("error") or payload.get("responseStatus"):
+        message = message_from_payload(payload) or json.dumps(payload)
         raise errors.StreamError(f"The provider reported an error: {message}", details=str(payload))
     cleaner = DeltaCleaner()
     deltas = [d for d in map(cleaner.clean, deltas_from_completion(payload)) if d is not None]

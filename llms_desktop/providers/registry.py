@@ -1,4 +1,4 @@
-"""All usable providers (configured and from the environment), routing `provider/model` ids."""
+"""All usable providers (configured and from the environment), built on demand and reused."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 from llms_desktop import errors
 from llms_desktop.providers.base import Provider, Timeouts
 from llms_desktop.providers.config import AIREFINERY, OPENAI_COMPATIBLE, ProviderConfig
+from llms_desktop.providers.resolver import Listing, ModelResolver
 
 if TYPE_CHECKING:
     from llms_desktop.secrets import KeyStore
@@ -84,6 +85,8 @@ class ProviderRegistry:
         self._air_cache_dir = air_cache_dir
         self._instances: dict[tuple[object, ...], Provider] = {}
         self.set_configs(configs)
+        # The one place that decides which provider serves a model id (window, CLI, server).
+        self.resolver = ModelResolver(self)
 
     def set_configs(self, configs: Sequence[ProviderConfig]) -> None:
         """Replace the configured providers (after the user edited them)."""
@@ -102,35 +105,6 @@ class ProviderRegistry:
 
     def get(self, provider_id: str) -> ProviderConfig | None:
         return next((config for config in self.all if config.id == provider_id), None)
-
-    def route(self, model_ref: str, provider_id: str | None = None) -> Route:
-        """Which provider serves a model id: `provider/model`, a bare id one provider lists,
-        or else the first enabled provider. Raises ConfigError when nothing fits."""
-        if provider_id:
-            config = self.get(provider_id)
-            if config is None:
-                known = ", ".join(c.id for c in self.all) or "none"
-                raise errors.ConfigError(
-                    f"Unknown provider {provider_id!r} (configured: {known}). Add it with "
-                    "`llms-desktop providers add` or in Preferences > Providers."
-                )
-            prefix = f"{config.id}/"
-            return Route(config, model_ref.removeprefix(prefix))
-        enabled = self.enabled
-        if not enabled:
-            raise errors.ConfigError(
-                "No provider is set up: add one in Preferences > Providers (or with "
-                "`llms-desktop providers add`), or set OPENAI_BASE_URL / OPENAI_API_KEY."
-            )
-        head, slash, rest = model_ref.partition("/")
-        if slash:
-            config = next((c for c in enabled if c.id == head), None)
-            if config is not None:
-                return Route(config, rest)
-        listing = [c for c in enabled if model_ref in c.models]
-        if listing:
-            return Route(listing[0], model_ref)
-        return Route(enabled[0], model_ref)
 
     def api_key(self, config: ProviderConfig) -> str | None:
         """The environment variable when set, else the stored key (may block: keychain)."""
@@ -182,21 +156,29 @@ class ProviderRegistry:
     async def model_refs(self, *, discover: bool = True) -> tuple[list[str], list[str]]:
         """Every enabled provider's models as `provider/model`, and a problem line per provider
         whose list could not be fetched. Saved lists are used as they are; providers without
-        one are asked (`GET /models`) when `discover` is set."""
+        one are asked (`GET /models`) when `discover` is set, and the answers kept for routing."""
+        enabled = self.enabled
+        listings = await asyncio.gather(
+            *(
+                self.resolver.refresh(config) if discover or config.models else _no_listing()
+                for config in enabled
+            )
+        )
         refs: list[str] = []
         problems: list[str] = []
-        for config in self.enabled:
-            models = list(config.models)
-            if not models and discover:
-                try:
-                    models = await self.list_models(config)
-                except errors.LlmsDesktopError as exc:
-                    problems.append(f"{config.name}: {exc}")
-            refs.extend(f"{config.id}/{model}" for model in models)
+        for config, listing in zip(enabled, listings, strict=True):
+            if listing.problem:
+                problems.append(f"{config.name}: {listing.problem}")
+            refs.extend(f"{config.id}/{model}" for model in listing.models or ())
         return refs, problems
 
     async def aclose(self) -> None:
-        """Close every provider's connections."""
+        """Stop model listings in flight and close every provider's connections."""
+        await self.resolver.aclose()
         instances, self._instances = self._instances, {}
         for provider in instances.values():
             await provider.aclose()
+
+
+async def _no_listing() -> Listing:
+    return Listing(())

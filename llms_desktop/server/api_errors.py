@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from typing import Any
 
 from aiohttp import web
@@ -34,10 +35,12 @@ class ApiError(Exception):
         type: str | None = None,  # OpenAI's field name
         code: str | None = None,
         param: str | None = None,
+        retry_after: float | None = None,
     ) -> None:
         super().__init__(message)
         self.status = status
         self.message = message
+        self.retry_after = retry_after
         self.type = type or _TYPES.get(status, "server_error" if status >= 500 else "api_error")
         self.code = code
         self.param = param
@@ -54,8 +57,10 @@ class ApiError(Exception):
         }
 
     def response(self) -> web.Response:
-        """The JSON response for this error."""
-        headers = {"WWW-Authenticate": "Bearer"} if self.status == 401 else None
+        """The JSON response for this error (with the upstream's Retry-After, when it sent one)."""
+        headers = {"WWW-Authenticate": "Bearer"} if self.status == 401 else {}
+        if self.retry_after is not None:
+            headers["Retry-After"] = str(math.ceil(self.retry_after))
         return web.json_response(self.body(), status=self.status, headers=headers)
 
 
@@ -72,7 +77,9 @@ def from_provider_error(exc: errors.LlmsDesktopError, provider_id: str) -> ApiEr
     """
     if isinstance(exc, errors.HTTPStatusError):
         kind, code = _upstream_type_and_code(exc.details)
-        return ApiError(exc.status, exc.provider_message, type=kind, code=code)
+        return ApiError(
+            exc.status, exc.provider_message, type=kind, code=code, retry_after=exc.retry_after
+        )
     where = f"Upstream provider {provider_id!r}"
     if isinstance(exc, errors.StreamError):
         status = exc.status if exc.status is not None and 400 <= exc.status < 600 else 502
@@ -95,7 +102,7 @@ def _upstream_type_and_code(body: str | None) -> tuple[str | None, str | None]:
         return None, None
     try:
         payload = json.loads(body)
-    except ValueError:
+    except (ValueError, RecursionError):
         return None, None
     error = payload.get("error") if isinstance(payload, dict) else None
     if not isinstance(error, dict):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -13,9 +14,10 @@ from llms_desktop import errors
 from llms_desktop.providers.registry import ProviderRegistry
 from llms_desktop.server.access import check_bearer, check_local_caller
 from llms_desktop.server.api_errors import ApiError, from_provider_error
+from llms_desktop.server.connections import ConnectionGuard
 from llms_desktop.server.exchange import Exchanges
 from llms_desktop.server.request import parse_completion
-from llms_desktop.server.routing import ModelCatalog
+from llms_desktop.server.routing import listing, route
 
 if TYPE_CHECKING:
     from llms_desktop.store import Store
@@ -26,12 +28,15 @@ log = logging.getLogger(__name__)
 # Generous for long conversations with pasted documents or a few images, small enough that a
 # runaway client cannot exhaust memory.
 DEFAULT_MAX_BODY = 20 * 1024 * 1024
+# A body that trickles in slower than this holds a connection for nothing (20 MB in 60 s is
+# under 3 Mbit/s).
+BODY_TIMEOUT = 60.0
 OPEN_PATHS = frozenset({"/health"})
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
 class Api:
-    """The routes' state: providers, the model catalog, completions in flight, the key."""
+    """The routes' state: providers, completions in flight, the key."""
 
     def __init__(
         self,
@@ -41,9 +46,10 @@ class Api:
         api_key: str | None = None,
         max_body: int = DEFAULT_MAX_BODY,
         on_change: Callable[[int], None] | None = None,
+        connections: ConnectionGuard | None = None,
     ) -> None:
         self.registry = registry
-        self.catalog = ModelCatalog(registry)
+        self.connections = connections
         self.exchanges = Exchanges(store, on_change)
         self.key = api_key.encode() if api_key else None
         self.max_body = max_body
@@ -51,12 +57,12 @@ class Api:
 
     async def chat_completions(self, http: web.Request) -> web.StreamResponse:
         request = parse_completion(await self._body(http))
-        route = await self.catalog.route(request.model)
+        chosen = await route(self.registry, request.model)
         try:
-            provider = await self.registry.provider(route.config)
+            provider = await self.registry.provider(chosen.config)
         except errors.LlmsDesktopError as exc:
-            raise from_provider_error(exc, route.config.id) from None
-        return await self.exchanges.run(http, request, route, provider)
+            raise from_provider_error(exc, chosen.config.id) from None
+        return await self.exchanges.run(http, request, chosen, provider)
 
     async def _body(self, http: web.Request) -> bytes:
         limit = self.max_body
@@ -68,9 +74,16 @@ class Api:
         if http.content_length is not None and http.content_length > limit:
             raise too_large
         try:
-            return await http.read()
+            async with asyncio.timeout(BODY_TIMEOUT):
+                return await http.read()
         except web.HTTPRequestEntityTooLarge:  # a chunked body that grew past the limit
             raise too_large from None
+        except TimeoutError:
+            raise ApiError(
+                408,
+                f"The request body did not arrive within {BODY_TIMEOUT:g} s.",
+                code="request_timeout",
+            ) from None
 
     def _model(self, provider_id: str, model: str) -> dict[str, Any]:
         return {
@@ -81,12 +94,12 @@ class Api:
         }
 
     async def models(self, http: web.Request) -> web.Response:
-        data = [self._model(config.id, model) for config, model in await self.catalog.listing()]
+        data = [self._model(config.id, model) for config, model in await listing(self.registry)]
         return web.json_response({"object": "list", "data": data})
 
     async def model(self, http: web.Request) -> web.Response:
         wanted = http.match_info["model"]
-        for config, model in await self.catalog.listing():
+        for config, model in await listing(self.registry):
             if f"{config.id}/{model}" == wanted:
                 return web.json_response(self._model(config.id, model))
         raise ApiError(404, f"The model '{wanted}' does not exist.", code="model_not_found")
@@ -102,9 +115,6 @@ class Api:
         else:
             check_bearer(http.headers, self.key)
 
-    async def aclose(self, app: web.Application) -> None:
-        await self.catalog.aclose()
-
 
 API = web.AppKey("api", Api)
 
@@ -116,14 +126,40 @@ def create_app(
     api_key: str | None = None,
     max_body: int = DEFAULT_MAX_BODY,
     on_change: Callable[[int], None] | None = None,
+    connections: ConnectionGuard | None = None,
 ) -> web.Application:
     """The server's application; `app[API]` holds its state (completions in flight...)."""
-    api = Api(registry, store=store, api_key=api_key, max_body=max_body, on_change=on_change)
+    api = Api(
+        registry,
+        store=store,
+        api_key=api_key,
+        max_body=max_body,
+        on_change=on_change,
+        connections=connections,
+    )
+
+    @web.middleware
+    async def busy_connections(request: web.Request, handler: Handler) -> web.StreamResponse:
+        # Connections with a request in flight are never dropped to make room for others.
+        transport = request.transport
+        if connections is None or transport is None:
+            return await handler(request)
+        connections.started(transport)
+        try:
+            return await handler(request)
+        finally:
+            connections.ended(transport)
 
     @web.middleware
     async def openai_errors(request: web.Request, handler: Handler) -> web.StreamResponse:
         try:
+            # First, before the body is read: a caller without the token costs nothing more.
             api.check_access(request)
+        except ApiError as exc:
+            response = exc.response()
+            response.force_close()  # its body, if any, is not worth reading
+            return response
+        try:
             return await handler(request)
         except ApiError as exc:
             return exc.response()
@@ -135,13 +171,12 @@ def create_app(
             log.exception("bug while answering %s %s", request.method, request.path)
             return ApiError(500, "Internal server error (a bug); see the server's log.").response()
 
-    app = web.Application(client_max_size=max_body, middlewares=[openai_errors])
+    app = web.Application(client_max_size=max_body, middlewares=[busy_connections, openai_errors])
     app[API] = api
     app.router.add_post("/v1/chat/completions", api.chat_completions)
     app.router.add_get("/v1/models", api.models)
     app.router.add_get("/v1/models/{model:.+}", api.model)
     app.router.add_get("/health", api.health)
-    app.on_cleanup.append(api.aclose)
     return app
 
 

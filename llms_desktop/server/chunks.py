@@ -20,6 +20,10 @@ from llms_desktop.types import (
 )
 
 DONE = b"data: [DONE]\n\n"
+# Set (true) beside a usage block we estimated because the upstream sent none. A top-level
+# field: OpenAI clients ignore fields they do not know, and a flag inside `usage` could be
+# summed with the token counts by clients that add every number there.
+USAGE_ESTIMATED = "usage_estimated"
 
 
 def event(payload: dict[str, Any]) -> bytes:
@@ -82,11 +86,36 @@ class ChunkEncoder:
                 return self._choice({}, reason)
         return None  # Usage goes last (see usage()), ResponseInfo only names the answer
 
-    def usage(self, usage: Usage) -> bytes:
-        """The usage chunk: no choices, just the token counts."""
+    def usage(self, usage: Usage, *, estimated: bool = False) -> bytes:
+        """The usage chunk: no choices, just the token counts (marked when estimated)."""
         chunk = self._chunk([])
         chunk["usage"] = usage_dict(usage)
+        if estimated:
+            chunk[USAGE_ESTIMATED] = True
         return event(chunk)
+
+
+def estimated_usage(prompt: str, answer: str) -> Usage:
+    """Token counts guessed from the text, as the window and the CLI do when none are sent."""
+    from llms_desktop.session import estimate_tokens
+
+    prompt_tokens = estimate_tokens(prompt)
+    completion_tokens = estimate_tokens(answer)
+    return Usage(
+        prompt_tokens=prompt_tokens,
+        completion_tokens=completion_tokens,
+        total_tokens=prompt_tokens + completion_tokens,
+    )
+
+
+def answer_text(delta: Delta) -> str:
+    """The text a delta adds to the answer, for estimating its tokens."""
+    match delta:
+        case TextDelta(text=text) | ReasoningDelta(text=text):
+            return text
+        case ToolCallDelta():
+            return (delta.name or "") + delta.arguments
+    return ""
 
 
 def tool_call(delta: ToolCallDelta) -> dict[str, Any]:
@@ -104,9 +133,18 @@ def tool_call(delta: ToolCallDelta) -> dict[str, Any]:
     return out
 
 
-def completion(accumulator: Accumulator, model: str) -> dict[str, Any]:
-    """The whole `chat.completion` for a non-streamed answer, naming the model the client asked."""
+def completion(accumulator: Accumulator, model: str, prompt: str = "") -> dict[str, Any]:
+    """The whole `chat.completion` for a non-streamed answer, naming the model the client asked;
+    usage is estimated (and marked so) when the upstream sent none."""
     result = accumulator.completion()
+    if accumulator.usage is None:
+        calls = "".join(
+            str(call["function"]["name"] or "") + call["function"]["arguments"]
+            for call in accumulator.tool_call_dicts()
+        )
+        answer = accumulator.text + accumulator.reasoning_text + calls
+        result["usage"] = usage_dict(estimated_usage(prompt, answer))
+        result[USAGE_ESTIMATED] = True
     if not accumulator.info.id:
         result["id"] = new_completion_id()
     result["model"] = model

@@ -16,8 +16,15 @@ from llms_desktop.accumulate import Accumulator
 from llms_desktop.providers.base import Provider
 from llms_desktop.providers.registry import Route
 from llms_desktop.server.api_errors import ApiError, from_provider_error
-from llms_desktop.server.chunks import DONE, ChunkEncoder, completion, event
-from llms_desktop.server.request import CompletionRequest
+from llms_desktop.server.chunks import (
+    DONE,
+    ChunkEncoder,
+    answer_text,
+    completion,
+    estimated_usage,
+    event,
+)
+from llms_desktop.server.request import CompletionRequest, content_text
 from llms_desktop.server.storing import relay, start_thread
 from llms_desktop.store.writer import writer_for
 from llms_desktop.types import ChatRequest, Delta, ResponseInfo, Usage
@@ -58,10 +65,12 @@ class StreamSink:
     FIRST_BYTE_WAIT of silence, so the client knows the request is alive.
     """
 
-    def __init__(self, http: web.Request, model: str, include_usage: bool) -> None:
+    def __init__(self, http: web.Request, model: str, include_usage: bool, prompt: str) -> None:
         self.http = http
         self.model = model
         self.include_usage = include_usage
+        self.prompt = prompt  # to estimate usage when the upstream sends none
+        self.answer: list[str] = []
         self.response: web.StreamResponse | None = None
         self.encoder = ChunkEncoder(model)
         self.usage: Usage | None = None
@@ -76,6 +85,8 @@ class StreamSink:
             if isinstance(delta, Usage):
                 self.usage = delta  # sent once, at the end: upstreams may repeat running totals
                 return
+            if self.include_usage:
+                self.answer.append(answer_text(delta))
             data = self.encoder.delta(delta)
             if data is not None:
                 await self._write(data)
@@ -112,7 +123,8 @@ class StreamSink:
         await self._write(self.encoder.role())
 
     async def finish(self) -> web.StreamResponse:
-        """The usage chunk (when asked for and known), `[DONE]`, and the end of the body."""
+        """The usage chunk when asked for (the upstream's, else our estimate, marked as such),
+        `[DONE]`, and the end of the body."""
         async with self._writing:
             if self.response is None:
                 await self._open(None)
@@ -120,6 +132,9 @@ class StreamSink:
             tail = b""
             if self.include_usage and self.usage is not None:
                 tail += self.encoder.usage(self.usage)
+            elif self.include_usage:
+                guess = estimated_usage(self.prompt, "".join(self.answer))
+                tail += self.encoder.usage(guess, estimated=True)
             await self._end(tail + DONE)
             return self.response
 
@@ -141,8 +156,9 @@ class StreamSink:
 class CollectSink:
     """Gathers deltas into one `chat.completion` (a `stream: false` request)."""
 
-    def __init__(self, model: str) -> None:
+    def __init__(self, model: str, prompt: str) -> None:
         self.model = model
+        self.prompt = prompt
         self.accumulator = Accumulator()
         self.response: web.StreamResponse | None = None  # nothing is sent before the end
 
@@ -150,7 +166,7 @@ class CollectSink:
         self.accumulator.add(delta)
 
     async def finish(self) -> web.StreamResponse:
-        return web.json_response(completion(self.accumulator, self.model))
+        return web.json_response(completion(self.accumulator, self.model, self.prompt))
 
     async def fail(self, error: ApiError) -> web.StreamResponse:
         return error.response()
@@ -185,10 +201,11 @@ class Exchanges:
             # The provider's saved parameters are defaults; the client's own values win.
             params={**route.config.params, **request.params},
         )
+        prompt = "".join(content_text(message.content) for message in request.messages)
         sink: StreamSink | CollectSink = (
-            StreamSink(http, request.model, request.include_usage)
+            StreamSink(http, request.model, request.include_usage, prompt)
             if request.stream
-            else CollectSink(request.model)
+            else CollectSink(request.model, prompt)
         )
         if self.stopping:
             raise shutting_down()

@@ -12,6 +12,12 @@ from llms_desktop import errors
 from llms_desktop.providers.registry import ProviderRegistry
 from llms_desktop.server.access import is_loopback
 from llms_desktop.server.app import API, DEFAULT_MAX_BODY, Api, create_app
+from llms_desktop.server.connections import (
+    HEAD_TIMEOUT,
+    ConnectionGuard,
+    GuardedSite,
+    default_max_connections,
+)
 
 if TYPE_CHECKING:
     from llms_desktop.store import Store
@@ -21,6 +27,10 @@ DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8000
 # After stop() has ended every completion, handlers get this long to finish writing.
 SHUTDOWN_TIMEOUT = 5.0
+# What is left of a body nobody will read (a request refused before its body, e.g. a wrong
+# token) is drained at most this long, so the client can read the answer, then the
+# connection closes.
+LINGERING_TIME = 2.0
 
 
 class LocalServer:
@@ -30,6 +40,10 @@ class LocalServer:
     is no `api_key`); `stop()` stops accepting, ends open streams (each sends what it has,
     then an error event saying the server stopped) and closes. The registry stays open: it
     belongs to the caller. `on_change(active)` is called whenever a completion starts or ends.
+
+    A connection that sends no complete request head within `head_timeout` seconds (or idles
+    that long between requests) is dropped; past `max_connections` the longest idle one makes
+    room, or, when all are busy, the newcomer gets a 503 (see connections.py).
     """
 
     def __init__(
@@ -42,8 +56,12 @@ class LocalServer:
         port: int = DEFAULT_PORT,
         max_body: int = DEFAULT_MAX_BODY,
         on_change: Callable[[int], None] | None = None,
+        head_timeout: float = HEAD_TIMEOUT,
+        max_connections: int | None = None,
     ) -> None:
         self.registry = registry
+        self.head_timeout = head_timeout
+        self.max_connections = max_connections or default_max_connections()
         self.store = store
         self.api_key = api_key or None
         self.host = host
@@ -75,6 +93,11 @@ class LocalServer:
         return f"{self.url}/v1"
 
     @property
+    def connections(self) -> ConnectionGuard | None:
+        """Open connections and what the cap did to them, while running."""
+        return self._api.connections if self._api is not None else None
+
+    @property
     def active_streams(self) -> int:
         """Chat completions in flight (streamed or not)."""
         return self._api.exchanges.active if self._api is not None else 0
@@ -89,20 +112,29 @@ class LocalServer:
                 "this machine could use your providers. Set an API key (serve --api-key TOKEN), "
                 f"or listen on {DEFAULT_HOST}."
             )
+        guard = ConnectionGuard(self.max_connections)
         app = create_app(
             self.registry,
             store=self.store,
             api_key=self.api_key,
             max_body=self.max_body,
             on_change=self.on_change,
+            connections=guard,
         )
         # handler_cancellation: a client that hangs up cancels its handler at once, and with
         # it the upstream request, instead of when the next token fails to write.
+        # keepalive_timeout: aiohttp's timer that closes a connection waiting for a request
+        # (since connecting, or since its last answer): our header and idle timeout.
         runner = web.AppRunner(
-            app, handler_cancellation=True, access_log=None, shutdown_timeout=SHUTDOWN_TIMEOUT
+            app,
+            handler_cancellation=True,
+            access_log=None,
+            shutdown_timeout=SHUTDOWN_TIMEOUT,
+            keepalive_timeout=self.head_timeout,
+            lingering_time=LINGERING_TIME,
         )
         await runner.setup()
-        site = web.TCPSite(runner, self.host, self._requested_port)
+        site = GuardedSite(runner, self.host, self._requested_port, guard)
         try:
             await site.start()
         except OSError as exc:

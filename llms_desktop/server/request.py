@@ -39,6 +39,10 @@ def parse_completion(body: bytes) -> CompletionRequest:
     """The request in `body`; raises a 400 ApiError naming what is wrong."""
     try:
         payload = json.loads(body)
+    except RecursionError:
+        raise bad_request(
+            "The JSON body of your request is nested too deeply to read.", code="invalid_json"
+        ) from None
     except ValueError as exc:
         raise bad_request(
             f"We could not parse the JSON body of your request ({exc}). The body must be a "

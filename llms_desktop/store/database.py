@@ -27,12 +27,15 @@ class Database:
         busy_timeout: float = DEFAULT_BUSY_TIMEOUT,
         recovered_from: Path | None = None,
         users: UsersLock | None = None,
+        read_only: str | None = None,
     ) -> None:
         self._db = connection
         self._users = users
         self.path = path
         self.busy_timeout = busy_timeout
         self.recovered_from = recovered_from
+        # Why the database is open for reading only (a read-only folder, a full disk), or None.
+        self.read_only = read_only
         self.interrupted_on_open = 0
         self._lock = threading.RLock()
         self._depth = 0  # nesting of transaction() blocks
@@ -57,7 +60,14 @@ class Database:
         """One write transaction (BEGIN IMMEDIATE); nested blocks join the outer one.
 
         On any exception everything since BEGIN is rolled back; sqlite3 errors become StoreError.
+        A database opened read-only refuses at once, saying why.
         """
+        if self.read_only is not None:
+            raise StoreError(
+                f"Could not {doing}: the thread database is open read-only "
+                f"({self.read_only}); threads can be read and exported, not changed. "
+                f"Thread database: {self.path}"
+            )
         with self._lock:
             if self._depth:
                 self._depth += 1

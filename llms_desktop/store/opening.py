@@ -2,19 +2,25 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
+import shutil
 import sqlite3
 import time
 from pathlib import Path
 from typing import Any, NamedTuple
 
 from llms_desktop.errors import StoreError
-from llms_desktop.paths import db_path
+from llms_desktop.paths import create_private_file, db_path, ensure_data_dir, make_private
 from llms_desktop.store import migrations
 from llms_desktop.store.failures import damage_marker, is_corruption, store_error
 from llms_desktop.store.liveness import UsersLock
 from llms_desktop.text_hygiene import clean_text
 
 SQLITE_HEADER = b"SQLite format 3\x00"
+# Free space below this when a write fails counts as a full disk (SQLite reports a full tmpfs
+# as a disk I/O error while growing its -shm file).
+_LOW_SPACE = 1024 * 1024
 
 
 class CleanTextConnection(sqlite3.Connection):
@@ -38,6 +44,15 @@ class _Corrupt(Exception):
     """The file at the path is not a usable database."""
 
 
+class _CannotWrite(Exception):
+    """Opening needs to write (journal files, a migration) and the disk refuses."""
+
+    def __init__(self, reason: str, cause: BaseException) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.cause = cause
+
+
 class Opened(NamedTuple):
     """A ready connection and what opening found."""
 
@@ -46,6 +61,7 @@ class Opened(NamedTuple):
     recovered_from: Path | None  # where a damaged file was moved
     interrupted: int  # answers a crash had left streaming, now marked interrupted
     users: UsersLock  # held while the database is open; release it on close
+    read_only: str | None = None  # why the database could only be opened for reading
 
 
 def open_connection(data_dir: Path, busy_timeout: float) -> Opened:
@@ -56,29 +72,38 @@ def open_connection(data_dir: Path, busy_timeout: float) -> Opened:
     (`Store.check_integrity` leaves it too) so the next open runs `PRAGMA integrity_check` and
     moves the file aside if it fails; the check is too slow for every start (0.3 s for 130 MB,
     where opening takes 1 ms). A database from a newer version raises StoreError, unchanged.
+
+    When the folder is read-only or the disk full, an existing database is opened for reading
+    only (`Opened.read_only` says why), so threads can still be listed, shown and exported.
+    The folder is created 0700 and the database file 0600.
     """
-    data_dir = data_dir.expanduser()
     try:
-        data_dir.mkdir(parents=True, exist_ok=True)
+        data_dir = ensure_data_dir(data_dir)
     except OSError as exc:
         raise StoreError(
             f"Cannot create the data folder {data_dir}: {exc.strerror or exc}."
         ) from exc
     path = db_path(data_dir)
     users = UsersLock(path)
+    with contextlib.suppress(OSError):  # a read-only folder: the lock does without it
+        create_private_file(users.path)
     # Only when no other process has the database open are `streaming` answers orphans.
     alone = users.acquire()
     try:
         try:
-            connection, interrupted = _connect(path, busy_timeout, alone)
-            return Opened(connection, path, None, interrupted, users)
-        except _Corrupt:
-            recovered_from = _move_aside(path)
-        try:
-            connection, interrupted = _connect(path, busy_timeout, alone)
-            return Opened(connection, path, recovered_from, interrupted, users)
-        except _Corrupt as exc:
-            raise StoreError(f"Cannot create a new thread database at {path}.") from exc
+            try:
+                connection, interrupted = _connect(path, busy_timeout, alone)
+                return Opened(connection, path, None, interrupted, users)
+            except _Corrupt:
+                recovered_from = _move_aside(path)
+            try:
+                connection, interrupted = _connect(path, busy_timeout, alone)
+                return Opened(connection, path, recovered_from, interrupted, users)
+            except _Corrupt as exc:
+                raise StoreError(f"Cannot create a new thread database at {path}.") from exc
+        except _CannotWrite as refused:
+            connection, reason = _connect_read_only(path, busy_timeout, refused)
+            return Opened(connection, path, None, 0, users, reason)
     except BaseException:
         users.release()
         raise
@@ -94,10 +119,19 @@ def _connect(path: Path, busy_timeout: float, mark_orphans: bool) -> tuple[sqlit
             header = file.read(len(SQLITE_HEADER))
     except FileNotFoundError:
         header = b""
+        try:
+            # Before SQLite creates it: its -wal and -shm files then get the same mode.
+            create_private_file(path)
+        except OSError as exc:
+            raise StoreError(
+                f"Cannot create the thread database {path}: {exc.strerror or exc}."
+            ) from exc
     except OSError as exc:
         raise StoreError(f"Cannot read the thread database {path}: {exc.strerror or exc}.") from exc
     if header and header != SQLITE_HEADER:
         raise _Corrupt
+    for own in (path, *_side_files(path)):
+        make_private(own)  # files an older version left readable by others
     try:
         db = sqlite3.connect(
             path,
@@ -125,19 +159,117 @@ def _connect(path: Path, busy_timeout: float, mark_orphans: bool) -> tuple[sqlit
         interrupted = _mark_interrupted(db) if mark_orphans else 0
     except migrations.NewerDatabase as exc:
         db.close()
-        raise StoreError(
-            f"The thread database {path} was written by a newer llms-desktop ({exc}); "
-            "it was not changed. Update llms-desktop, or choose another folder with --data-dir."
-        ) from exc
+        raise _newer(path, exc) from exc
     except sqlite3.Error as exc:
         db.close()
         if is_corruption(exc):
             raise _Corrupt from exc
+        refusal = _write_refusal(exc, path)
+        if refusal is not None:
+            raise _CannotWrite(refusal, exc) from exc
         raise store_error(exc, "open the thread database", path, busy_timeout) from exc
     except BaseException:
         db.close()
         raise
     return db, interrupted
+
+
+def _newer(path: Path, exc: migrations.NewerDatabase) -> StoreError:
+    return StoreError(
+        f"The thread database {path} was written by a newer llms-desktop ({exc}); "
+        "it was not changed. Update llms-desktop, or choose another folder with --data-dir."
+    )
+
+
+def _side_files(path: Path) -> tuple[Path, Path]:
+    return (path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm"))
+
+
+def _write_refusal(exc: sqlite3.Error, path: Path) -> str | None:
+    """Why the disk refused a write opening needed, or None when that is not the problem."""
+    name = getattr(exc, "sqlite_errorname", "") or ""
+    text = str(exc).lower()
+    if name == "SQLITE_FULL" or "disk is full" in text:
+        return "the disk is full"
+    if not name.startswith(("SQLITE_READONLY", "SQLITE_CANTOPEN", "SQLITE_IOERR")):
+        return None
+    if not os.access(path.parent, os.W_OK) or name.startswith("SQLITE_READONLY"):
+        return "its folder is read-only"
+    free = _free_bytes(path.parent)
+    if free is not None and free < _LOW_SPACE:
+        return "the disk is full"
+    return f"a disk write failed ({exc})"
+
+
+def _free_bytes(folder: Path) -> int | None:
+    try:
+        return shutil.disk_usage(folder).free
+    except OSError:
+        return None
+
+
+def _connect_read_only(
+    path: Path, busy_timeout: float, refused: _CannotWrite
+) -> tuple[sqlite3.Connection, str]:
+    """The database opened for reading only, and why, or the original failure as StoreError.
+
+    `mode=ro` reads a WAL database whose -shm file exists; when it cannot be created (a
+    read-only folder, a full disk), `immutable=1` reads the main file without any lock or
+    journal, and misses what a leftover -wal file holds (the reason then says so).
+    """
+    uri = path.resolve().as_uri()
+    reason = refused.reason
+    if not _size(path):  # nothing to read: the database could not even be created
+        raise StoreError(
+            f"Could not create the thread database: {reason}. Thread database: {path}",
+            details=f"{type(refused.cause).__name__}: {refused.cause}",
+        ) from refused.cause
+    failure: sqlite3.Error | None = None
+    for options in ("mode=ro", "mode=ro&immutable=1"):
+        try:
+            db = sqlite3.connect(
+                f"{uri}?{options}",
+                uri=True,
+                timeout=busy_timeout,
+                isolation_level=None,
+                check_same_thread=False,
+                factory=CleanTextConnection,
+            )
+        except sqlite3.Error as exc:
+            failure = exc
+            continue
+        try:
+            migrations.check_not_newer(db)
+            if migrations.schema_version(db) < len(migrations.MIGRATIONS):
+                db.close()
+                raise StoreError(
+                    f"Could not open the thread database: {reason}, and it needs an upgrade "
+                    f"that writes to it. Thread database: {path}"
+                ) from refused.cause
+            db.execute("PRAGMA foreign_keys = ON")
+        except migrations.NewerDatabase as exc:
+            db.close()
+            raise _newer(path, exc) from exc
+        except sqlite3.Error as exc:
+            db.close()
+            failure = exc
+            continue
+        wal = _side_files(path)[0]
+        if "immutable" in options and _size(wal):
+            reason += f"; the latest changes, in {wal.name}, cannot be read until it is writable"
+        return db, reason
+    cause = failure if failure is not None else refused.cause
+    raise StoreError(
+        f"Could not open the thread database: {reason}. Thread database: {path}",
+        details=f"{type(cause).__name__}: {cause}",
+    ) from refused.cause
+
+
+def _size(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except OSError:
+        return 0
 
 
 def _use_wal(db: sqlite3.Connection, busy_timeout: float) -> None:

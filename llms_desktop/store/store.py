@@ -70,6 +70,7 @@ class Store(Database):
             busy_timeout=busy_timeout,
             recovered_from=opened.recovered_from,
             users=opened.users,
+            read_only=opened.read_only,
         )
         store.interrupted_on_open = opened.interrupted
         return store
@@ -205,11 +206,15 @@ class Store(Database):
         with self.transaction("delete the thread") as db:
             db.execute("DELETE FROM threads WHERE id = ?", (thread_id,))
 
-    def list_threads(self, limit: int = 100, offset: int = 0) -> list[Thread]:
-        """Threads, most recently updated first, one page at a time."""
+    def list_threads(
+        self, limit: int = 100, offset: int = 0, *, pinned: bool | None = None
+    ) -> list[Thread]:
+        """Threads, most recently updated first, one page at a time; only pinned (or only
+        unpinned) ones when `pinned` is given."""
+        where = "" if pinned is None else f"WHERE pinned = {int(pinned)} "
         with self._read("list threads") as db:
             rows = db.execute(
-                f"SELECT {THREAD_COLUMNS} FROM threads ORDER BY updated_at DESC, id "
+                f"SELECT {THREAD_COLUMNS} FROM threads {where}ORDER BY updated_at DESC, id "
                 "LIMIT ? OFFSET ?",
                 (limit, offset),
             ).fetchall()

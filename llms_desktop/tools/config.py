@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from llms_desktop.errors import ConfigError
+from llms_desktop.paths import ensure_data_dir, write_private_text
 
 CONFIG_FILENAME = "mcp.json"
 # Seconds a tool call may take before it is abandoned and the model told so.
@@ -213,12 +214,13 @@ def load(path: Path) -> ToolsConfig:
 
 
 def save(path: Path, config: ToolsConfig) -> None:
-    """Write `config` to `path` whole (a new file renamed over the old one)."""
+    """Write `config` to `path` whole (a new file renamed over the old one), private (0600):
+    servers' environments and headers often hold API keys."""
     text = json.dumps(config.to_json(), indent=2, ensure_ascii=False) + "\n"
     partial = path.with_name(path.name + ".partial")
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        partial.write_text(text, encoding="utf-8")
+        ensure_data_dir(path.parent)
+        write_private_text(partial, text)
         os.replace(partial, path)
     except OSError as exc:
         raise ConfigError(f"Could not save {path}: {exc.strerror or exc}.") from None

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -25,6 +26,7 @@ from mcp.client.streamable_http import streamable_http_client
 from mcp.shared._httpx_utils import create_mcp_http_client
 
 from llms_desktop.errors import ToolError
+from llms_desktop.paths import PRIVATE_FILE_MODE, ensure_data_dir
 from llms_desktop.tools.config import ServerConfig
 
 log = logging.getLogger(__name__)
@@ -123,8 +125,13 @@ class Connection:
         """Where the server's stderr goes: a log in the data folder, else a temporary file."""
         if self.log_dir is not None:
             with contextlib.suppress(OSError):
-                self.log_dir.mkdir(parents=True, exist_ok=True)
-                return open(self.log_dir / f"mcp-{self.config.name}.log", "w+", encoding="utf-8")
+                ensure_data_dir(self.log_dir)
+                path = self.log_dir / f"mcp-{self.config.name}.log"
+                # Private like the rest of the data folder: servers may log secrets.
+                flags = os.O_RDWR | os.O_CREAT | os.O_TRUNC
+                descriptor = os.open(path, flags, PRIVATE_FILE_MODE)
+                os.fchmod(descriptor, PRIVATE_FILE_MODE)
+                return open(descriptor, "w+", encoding="utf-8")
         return tempfile.TemporaryFile("w+", encoding="utf-8")
 
     def _stderr_tail(self) -> str:

@@ -50,7 +50,7 @@ class ApiServerController(QObject):
     def apply(self) -> None:
         """Bring the server in line with the settings (in the background)."""
         previous = self._task
-        self._task = asyncio.get_event_loop().create_task(self._apply(previous))
+        self._task = asyncio.get_running_loop().create_task(self._apply(previous))
 
     async def wait(self) -> None:
         """Until the last apply() has finished (tests, shutdown)."""

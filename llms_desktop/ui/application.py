@@ -27,7 +27,7 @@ def run_gui(data_dir: str | None = None, *, quit_after_show: bool = False) -> in
     from llms_desktop.ui.main_window import MainWindow, WindowState
     from llms_desktop.ui.qsettings_backend import QSettingsBackend
     from llms_desktop.ui.stream_registry import StreamRegistry
-    from llms_desktop.ui.theme import apply_palette, resolve_dark
+    from llms_desktop.ui.theme import apply_palette, apply_theme, resolve_dark
 
     QCoreApplication.setOrganizationName("llms-desktop")
     QCoreApplication.setApplicationName("llms-desktop")
@@ -60,24 +60,25 @@ def run_gui(data_dir: str | None = None, *, quit_after_show: bool = False) -> in
     state = WindowState(backend.get_bytes, backend.put_bytes)
     windows: list[MainWindow] = []
 
-    def refresh_all_models() -> None:
-        for window in windows:
-            window.controller.refresh_models(force=True)
-
-    def open_window() -> MainWindow:
-        window = MainWindow(services, state)
-        window.new_window_requested.connect(open_window)
+    def open_window(*, open_last_thread: bool = False) -> MainWindow:
+        window = MainWindow(services, state, open_last_thread=open_last_thread)
+        window.new_window_requested.connect(open_new_window)
         window.preferences_requested.connect(window.open_preferences)
-        window.providers_changed.connect(refresh_all_models)
         api_server.state_changed.connect(window.server_status.setText)
         window.server_status.setText(api_server.state)
         window.closed.connect(lambda: windows.remove(window) if window in windows else None)
         windows.append(window)
         window.show()
-        window.controller.refresh_models()
         return window
 
-    first = open_window()
+    def open_new_window() -> None:
+        # File > New Window: the loop runs, so the model list can be fetched at once.
+        open_window().start_background_work()
+
+    # The first window shows before the event loop runs; its models are fetched (and local
+    # servers looked for) in main(), once a running loop can run the tasks: a task made
+    # before it would never run.
+    first = open_window(open_last_thread=True)  # where the user left off
     if store.recovered_from is not None:
         QMessageBox.warning(
             first,
@@ -95,7 +96,7 @@ def run_gui(data_dir: str | None = None, *, quit_after_show: bool = False) -> in
         )
 
     def on_theme_changed() -> None:
-        apply_palette(app, resolve_dark(settings.theme))
+        apply_theme(app, resolve_dark(settings.theme))
         for window in windows:
             window.apply_system_theme()
 
@@ -108,6 +109,8 @@ def run_gui(data_dir: str | None = None, *, quit_after_show: bool = False) -> in
         from llms_desktop.ui.event_loop import install_asyncgen_hooks
 
         install_asyncgen_hooks()
+        for window in windows:
+            window.start_background_work()
         api_server.apply()
         closing = asyncio.Event()
         app.lastWindowClosed.connect(closing.set)

@@ -70,6 +70,10 @@ class ChatServices(Protocol):
         """A model from the environment when the user chose none ("" if unset)."""
         ...
 
+    def has_provider(self) -> bool:
+        """Whether any provider is set up and enabled."""
+        ...
+
     async def tool_manager(self) -> ToolManager | None:
         """The MCP servers (none started yet), or None when tools are not available."""
         ...
@@ -85,6 +89,7 @@ class WindowParts:
     banner: ErrorBanner
     status: StreamStatus
     notify: Callable[[str], None]  # a transient status-bar message
+    show_welcome: Callable[[bool], None]  # the first-run page in place of the chat
 
 
 class ChatController(QObject):
@@ -92,9 +97,11 @@ class ChatController(QObject):
 
     Signals:
         thread_changed(object): the open thread (a Thread) or None for a new chat.
+        streaming_changed(bool): whether this window now follows an answer in progress.
     """
 
     thread_changed = Signal(object)
+    streaming_changed = Signal(bool)
 
     def __init__(self, services: ChatServices, parts: WindowParts, parent: QObject | None = None):
         super().__init__(parent)
@@ -104,8 +111,11 @@ class ChatController(QObject):
         self._streamer: ReplyStreamer | None = None
         self._retry: Callable[[], None] | None = None
         self._model_task: asyncio.Task[None] | None = None
+        # A prompt sent but not saved yet: it goes back into the box if the answer cannot start.
+        self._unsaved_prompt: str | None = None
         services.registry.stream_started.connect(self._on_registry_stream_started)
         services.registry.threads_changed.connect(self._on_threads_changed)
+        services.registry.providers_changed.connect(self._on_providers_changed)
 
     def shutdown(self) -> None:
         """The window is closing: stop following answers (they go on, in the registry)."""
@@ -114,10 +124,20 @@ class ChatController(QObject):
             self.services.registry.stream_started.disconnect(self._on_registry_stream_started)
         with contextlib.suppress(RuntimeError, TypeError):
             self.services.registry.threads_changed.disconnect(self._on_threads_changed)
+        with contextlib.suppress(RuntimeError, TypeError):
+            self.services.registry.providers_changed.disconnect(self._on_providers_changed)
         if self._model_task is not None:
             self._model_task.cancel()
 
     # Threads ----------------------------------------------------------------------------------
+    def open_last_thread(self) -> None:
+        """The thread opened last (before a restart too), or a new chat if it is gone."""
+        thread_id = self.services.settings.get(keys.LAST_THREAD)
+        if thread_id and self.services.store.get_thread(thread_id) is not None:
+            self.open_thread(thread_id)
+        else:
+            self.new_chat()
+
     def new_chat(self) -> None:
         """An empty conversation; the thread is created when the first message is sent."""
         self._detach()
@@ -126,10 +146,13 @@ class ChatController(QObject):
         self.parts.chat_view.show_thread([])
         self.parts.sidebar.select(None)
         self.parts.status.clear_status()
+        self._update_welcome()
         self.thread_changed.emit(None)
         self.parts.composer.focus_prompt()
 
-    def open_thread(self, thread_id: str, message_id: str = "") -> None:
+    def open_thread(
+        self, thread_id: str, message_id: str = "", *, focus_prompt: bool = True
+    ) -> None:
         """Show a stored thread; follow its answer if one is streaming (in any window)."""
         store = self.services.store
         thread = store.get_thread(thread_id)
@@ -141,6 +164,7 @@ class ChatController(QObject):
         self.thread_id = thread_id
         self.parts.banner.hide()
         self.parts.status.clear_status()
+        self._update_welcome()
         streamer = self.services.registry.streamer_for(thread_id)
         live = streamer.assistant_message if streamer and streamer.answer_open else None
         live_id = live.id if live else None
@@ -155,8 +179,10 @@ class ChatController(QObject):
         if message_id:
             self.parts.chat_view.scrollToAnchor(f"msg-{message_id}")
         self.parts.sidebar.select(thread_id)
+        self.services.settings.set(keys.LAST_THREAD, thread_id)
         self.thread_changed.emit(thread)
-        self.parts.composer.focus_prompt()
+        if focus_prompt:
+            self.parts.composer.focus_prompt()
 
     def rename_thread(self, thread_id: str, title: str) -> None:
         title = " ".join(title.split())
@@ -186,6 +212,19 @@ class ChatController(QObject):
     def send(self, text: str) -> None:
         """Send a prompt in the open thread (or a new one)."""
         if self._streamer is not None:
+            return
+        if not self.services.has_provider():
+            # Nothing could answer: keep the text and say what to do.
+            self.parts.composer.restore_prompt(text)
+            self.parts.banner.show_error(
+                errors.ConfigError(
+                    "No provider is set up yet, so your message was not sent (it is still in "
+                    "the box). Add one on the welcome page or in Preferences > Providers, "
+                    "then send again."
+                ),
+                can_retry=False,
+            )
+            self._update_welcome()
             return
         self.parts.banner.hide()
         model = self._chosen_model()
@@ -226,11 +265,26 @@ class ChatController(QObject):
             self._start(thread_id=thread_id, user_text=text, model=model)
 
     def _chosen_model(self) -> str:
+        return self.parts.composer.model or self.remembered_model()
+
+    def remembered_model(self) -> str:
+        """The model picked last (in any window, before a restart too), else the default."""
         settings = self.services.settings
-        return self.parts.composer.model or settings.default_model or self.services.fallback_model()
+        return (
+            settings.get(keys.LAST_MODEL)
+            or settings.default_model
+            or self.services.fallback_model()
+        )
+
+    def choose_model(self, model: str) -> None:
+        """The user picked a model: remember it for the next window and the next start."""
+        model = model.strip()
+        if model:
+            self.services.settings.set(keys.LAST_MODEL, model)
 
     def _start(self, *, thread_id: str | None, user_text: str | None, model: str) -> None:
         services = self.services
+        self._unsaved_prompt = user_text
         settings = services.settings
         system_prompt = (settings.system_prompt or None) if thread_id is None else None
         stream = settings.stream
@@ -310,6 +364,7 @@ class ChatController(QObject):
         streamer.tool_started.connect(self._on_tool_started)
         streamer.tool_finished.connect(self._on_tool_finished)
         self.parts.composer.set_streaming(True)
+        self.streaming_changed.emit(True)
         if catch_up and streamer.assistant_message is not None and streamer.answer_open:
             view = self.parts.chat_view
             view.begin_answer(streamer.assistant_message)
@@ -324,7 +379,7 @@ class ChatController(QObject):
                 view.add_delta(
                     ToolCallDelta(index, call["id"], function["name"], function["arguments"])
                 )
-            loop_now = asyncio.get_event_loop().time()
+            loop_now = asyncio.get_running_loop().time()
             started = streamer.started_at or loop_now
             first = streamer.first_delta_at
             self.parts.status.resume(
@@ -351,6 +406,7 @@ class ChatController(QObject):
             with contextlib.suppress(RuntimeError, TypeError):
                 signal.disconnect(slot)
         self.parts.composer.set_streaming(False)
+        self.streaming_changed.emit(False)
         self.parts.status.clear_status()
 
     def _on_threads_changed(self) -> None:
@@ -368,8 +424,11 @@ class ChatController(QObject):
 
     def _on_started(self, thread: Thread, user: Message | None, assistant: Message) -> None:
         view = self.parts.chat_view
+        self._unsaved_prompt = None
         if self.thread_id is None:
             self.thread_id = thread.id
+            self.services.settings.set(keys.LAST_THREAD, thread.id)
+            self._update_welcome()
             self.thread_changed.emit(thread)
         if user is not None:
             view.append_message(user)
@@ -400,11 +459,20 @@ class ChatController(QObject):
 
     def _on_cancelled(self, message: Message | None) -> None:
         self._end(message)
+        self._restore_unsaved_prompt()
         self.parts.notify("Stopped: the partial answer is kept.")
 
     def _on_failed(self, message: Message | None, error: BaseException) -> None:
         self._end(message)
+        self._restore_unsaved_prompt()
         self.parts.banner.show_error(error, can_retry=self._retry is not None)
+
+    def _restore_unsaved_prompt(self) -> None:
+        # The answer ended before the prompt was saved (no provider, a bad setting): the text
+        # would be lost, so it goes back into the box.
+        text, self._unsaved_prompt = self._unsaved_prompt, None
+        if text:
+            self.parts.composer.restore_prompt(text)
 
     def _end(self, message: Message | None) -> None:
         self._detach()
@@ -417,24 +485,34 @@ class ChatController(QObject):
         self.services.registry.threads_changed.emit()
         self.parts.composer.focus_prompt()
 
-    # Models -----------------------------------------------------------------------------------
+    # Providers and models ----------------------------------------------------------------------
+    def _update_welcome(self) -> None:
+        self.parts.show_welcome(self.thread_id is None and not self.services.has_provider())
+
+    def _on_providers_changed(self) -> None:
+        # A "no provider" (or other setup) error is stale once providers change.
+        banner = self.parts.banner
+        if not banner.isHidden() and isinstance(banner.error, errors.ConfigError):
+            banner.hide()
+        self._update_welcome()
+        self.refresh_models(force=True)
+
     def refresh_models(self, *, force: bool = False) -> None:
         """Ask the providers for their models in the background; the picker fills when done."""
         if self._model_task is not None and not self._model_task.done():
             if not force:
                 return
             self._model_task.cancel()
-        self._model_task = asyncio.get_event_loop().create_task(self._load_models())
+        self._model_task = asyncio.get_running_loop().create_task(self._load_models())
 
     async def _load_models(self) -> None:
         composer = self.parts.composer
-        settings = self.services.settings
-        current = composer.model or settings.default_model or settings.get(keys.LAST_MODEL)
-        current = current or self.services.fallback_model()
         try:
             models, problems = await self.services.list_models()
         except errors.LlmsDesktopError as exc:
             models, problems = [], [str(exc)]
         if problems:
             self.parts.notify(f"Could not list models: {'; '.join(problems)}")
+        # Read the choice after the wait: the user may have picked a model meanwhile.
+        current = composer.model or self.remembered_model()
         composer.set_models(models, current or (models[0] if models else ""))

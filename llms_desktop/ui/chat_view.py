@@ -5,12 +5,13 @@ from __future__ import annotations
 from typing import Any
 
 from PySide6.QtCore import QTimer, QUrl, Signal
-from PySide6.QtGui import QDesktopServices, QFont, QGuiApplication
+from PySide6.QtGui import QDesktopServices, QFont, QGuiApplication, QResizeEvent
 from PySide6.QtWidgets import QTextBrowser, QWidget
 
 from llms_desktop.markdown_render import MarkdownRenderer
 from llms_desktop.types import Delta, Message, ReasoningDelta, TextDelta, ToolCallDelta
 from llms_desktop.ui.chat_document import ChatDocument
+from llms_desktop.ui.icons import DOCUMENT_SCHEME, document_image
 from llms_desktop.ui.message_html import COPY_LINK, REASONING_LINK, MessageHtml
 from llms_desktop.ui.theme import chat_colors
 from llms_desktop.ui.tool_html import TOOL_LINK
@@ -106,7 +107,13 @@ class ChatView(QTextBrowser):
         colors = chat_colors(dark)
         self._builder.colors = colors
         self._builder.renderer.palette = colors.code
+        # Only colours change, so the same offset shows the same text: keep the reader's place.
+        at_bottom, position = self.is_at_bottom(), self.verticalScrollBar().value()
         self.chat.rebuild()
+        if at_bottom:
+            self.scroll_to_bottom()
+        else:
+            self.verticalScrollBar().setValue(position)
 
     def set_font_size(self, points: int) -> None:
         """The document's base font size."""
@@ -123,6 +130,13 @@ class ChatView(QTextBrowser):
     def scroll_to_bottom(self) -> None:
         bar = self.verticalScrollBar()
         bar.setValue(bar.maximum())
+
+    def resizeEvent(self, event: QResizeEvent) -> None:
+        # Shrinking (an error banner appears below) must not hide the end the user was reading.
+        at_bottom = self.is_at_bottom()
+        super().resizeEvent(event)
+        if at_bottom:
+            self.scroll_to_bottom()
 
     # Slots ----------------------------------------------------------------------------------
     def _on_frame(self) -> None:
@@ -150,5 +164,8 @@ class ChatView(QTextBrowser):
             QDesktopServices.openUrl(url)
 
     def loadResource(self, type: int, name: QUrl | str) -> Any:
-        """Never fetch anything: remote images in answers are not loaded."""
+        """Never fetch anything: remote images in answers are not loaded; only our own icons."""
+        url = QUrl(name) if isinstance(name, str) else name
+        if url.scheme() == DOCUMENT_SCHEME:
+            return document_image(url.path(), self.fontMetrics().height() - 4)
         return None

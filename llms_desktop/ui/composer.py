@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QKeyEvent
+from PySide6.QtGui import QFont, QIcon, QKeyEvent
 from PySide6.QtWidgets import (
     QComboBox,
     QHBoxLayout,
@@ -13,6 +13,8 @@ from PySide6.QtWidgets import (
     QVBoxLayout,
     QWidget,
 )
+
+from llms_desktop.ui.icons import stop_icon
 
 MAX_LINES = 10
 
@@ -34,8 +36,8 @@ class PromptEdit(QPlainTextEdit):
         self.setObjectName("promptEdit")
         self.setTabChangesFocus(True)
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
-        self.document().contentsChanged.connect(self._on_contents_changed)
-        self._on_contents_changed()
+        self.document().contentsChanged.connect(self.fit_height)
+        self.fit_height()
 
     def keyPressEvent(self, event: QKeyEvent) -> None:
         key = event.key()
@@ -54,8 +56,8 @@ class PromptEdit(QPlainTextEdit):
             return
         super().keyPressEvent(event)
 
-    def _on_contents_changed(self) -> None:
-        # Grow with the text up to MAX_LINES, then scroll.
+    def fit_height(self) -> None:
+        """Grow with the text (and the font) up to MAX_LINES, then scroll."""
         metrics = self.fontMetrics()
         lines = max(1, min(MAX_LINES, int(self.document().size().height())))
         margins = self.contentsMargins()
@@ -97,6 +99,7 @@ class Composer(QWidget):
         self.send_button.setDefault(False)
         self.send_button.setAutoDefault(False)
         self._streaming = False
+        self._stop_icon = stop_icon()
 
         controls = QHBoxLayout()
         controls.setContentsMargins(0, 0, 0, 0)
@@ -127,6 +130,7 @@ class Composer(QWidget):
         """Send becomes Stop while an answer streams."""
         self._streaming = streaming
         self.send_button.setText("Stop" if streaming else "Send")
+        self.send_button.setIcon(self._stop_icon if streaming else QIcon())
         self.send_button.setToolTip("Stop the answer (Esc)" if streaming else "Send (Enter)")
 
     def set_send_on_enter(self, enabled: bool) -> None:
@@ -137,6 +141,13 @@ class Composer(QWidget):
             else ("Ctrl+Enter sends, Enter adds a line")
         )
         self.prompt.setPlaceholderText(f"Message the model… ({hint})")
+
+    def set_font_size(self, points: int) -> None:
+        """The prompt's font size (Preferences > Font size, like the chat)."""
+        font = QFont(self.prompt.font())
+        font.setPointSize(points)
+        self.prompt.setFont(font)
+        self.prompt.fit_height()
 
     def set_models(self, models: list[str], current: str) -> None:
         """Fill the picker, keeping the current model selected (even one not in the list)."""

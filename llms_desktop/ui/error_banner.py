@@ -29,15 +29,17 @@ def describe(error: BaseException) -> tuple[str, str, str]:
         title = f"The provider answered HTTP {error.status}"
         hint = ""
         if isinstance(error, errors.AuthenticationError):
-            hint = " Check the provider's API key in Preferences > Providers."
+            hint = "Check the provider's API key in Preferences > Providers."
         elif isinstance(error, errors.NotFoundError):
-            hint = " Check the model name and the provider's base URL."
-        return title, error.provider_message + hint, error.details or ""
+            hint = "Check the model name and the provider's base URL."
+        return title, _sentences(error.provider_message, hint), error.details or ""
     if isinstance(error, errors.StreamError):
         status = f" (HTTP {error.status})" if error.status else ""
         return f"The provider reported an error{status}", str(error), error.details or ""
     if isinstance(error, errors.NetworkError):
-        return "Could not reach the provider", str(error), error.details or ""
+        return _network_title(error), str(error), error.details or ""
+    if isinstance(error, errors.StreamEndedEarly):
+        return "The answer stopped before it was finished", str(error), error.details or ""
     if isinstance(error, errors.ProtocolError):
         return "The provider's answer could not be read", str(error), error.details or ""
     if isinstance(error, errors.LlmsDesktopError):
@@ -48,6 +50,28 @@ def describe(error: BaseException) -> tuple[str, str, str]:
         f"{type(error).__name__}: {error}. Please report it with the details below.",
         trace,
     )
+
+
+def _network_title(error: errors.NetworkError) -> str:
+    # Only a failure to connect means the provider could not be reached; a stall or a dropped
+    # connection happened after it answered.
+    if isinstance(error, errors.ReadTimeout):
+        return "The provider stopped sending"
+    if isinstance(error, errors.ConnectionLost):
+        return "The connection to the provider was lost"
+    if isinstance(error, errors.ProviderTimeout) and not isinstance(error, errors.ConnectTimeout):
+        return "The provider timed out"
+    return "Could not reach the provider"
+
+
+def _sentences(*parts: str) -> str:
+    """Join message parts as sentences, each ending with a full stop (or its own ! or ?)."""
+    out = []
+    for part in parts:
+        part = part.strip()
+        if part:
+            out.append(part if part[-1] in ".!?…" else f"{part}.")
+    return " ".join(out)
 
 
 class ErrorBanner(QFrame):
@@ -89,6 +113,7 @@ class ErrorBanner(QFrame):
         self.details.setReadOnly(True)
         self.details.setMaximumHeight(160)
         self.details.hide()
+        self.error: BaseException | None = None
 
         top = QHBoxLayout()
         top.addWidget(self.title, 1)
@@ -110,11 +135,13 @@ class ErrorBanner(QFrame):
 
     def show_error(self, error: BaseException, *, can_retry: bool = True) -> None:
         """Show an error; details stay collapsed until asked for."""
+        self.error = error
         title, message, details = describe(error)
         self.title.setText(title)
         self.message.setText(message)
-        self.details.setPlainText(details or "No further details.")
+        self.details.setPlainText(details)
         self.details_button.setChecked(False)
+        self.details_button.setVisible(bool(details))
         self.retry_button.setVisible(can_retry)
         self.show()
 

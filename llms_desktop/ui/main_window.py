@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from PySide6.QtCore import QByteArray, Qt, Signal
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
@@ -13,22 +13,27 @@ from PySide6.QtWidgets import (
     QMainWindow,
     QMessageBox,
     QSplitter,
+    QStackedWidget,
     QVBoxLayout,
     QWidget,
 )
 
 from llms_desktop import __version__
 from llms_desktop import settings as keys
+from llms_desktop.providers.discovery import KNOWN_SERVERS, LocalServerKind
 from llms_desktop.types import Thread
 from llms_desktop.ui.chat_controller import ChatController, ChatServices, WindowParts
+from llms_desktop.ui.chat_find import ChatFinder, FindBar
 from llms_desktop.ui.chat_view import ChatView
 from llms_desktop.ui.composer import Composer
 from llms_desktop.ui.error_banner import ErrorBanner
+from llms_desktop.ui.first_run import FirstRun
 from llms_desktop.ui.providers_page import ProvidersPage
 from llms_desktop.ui.settings_dialog import SettingsDialog
 from llms_desktop.ui.stream_status import StreamStatus
 from llms_desktop.ui.theme import resolve_dark
 from llms_desktop.ui.thread_list import ThreadSidebar
+from llms_desktop.ui.welcome_page import WelcomePage
 
 APP_NAME = "llms-desktop"
 
@@ -51,16 +56,21 @@ class MainWindow(QMainWindow):
     Signals:
         new_window_requested(): File > New Window (Ctrl+Shift+N).
         preferences_requested(): Preferences (Ctrl+,).
-        providers_changed(): providers were edited in this window's Preferences.
         closed(): the window closed.
     """
 
     new_window_requested = Signal()
     preferences_requested = Signal()
-    providers_changed = Signal()
     closed = Signal()
 
-    def __init__(self, services: ChatServices, state: WindowState | None = None) -> None:
+    def __init__(
+        self,
+        services: ChatServices,
+        state: WindowState | None = None,
+        *,
+        local_servers: Sequence[LocalServerKind] = KNOWN_SERVERS,
+        open_last_thread: bool = False,
+    ) -> None:
         super().__init__()
         self.setObjectName("mainWindow")
         self.setWindowTitle(APP_NAME)
@@ -74,9 +84,18 @@ class MainWindow(QMainWindow):
         self.sidebar = ThreadSidebar(services.store, self)
         self.chat_view = ChatView(self, dark=resolve_dark(settings.theme))
         self.chat_view.set_font_size(settings.font_size)
+        self.welcome = WelcomePage(self)
+        self.chat_stack = QStackedWidget(self)
+        self.chat_stack.addWidget(self.chat_view)
+        self.chat_stack.addWidget(self.welcome)
+        self.first_run = FirstRun(services.providers, self.welcome, local_servers, self._own_port)
+        self._started = False
+        self.find_bar = FindBar(self)
+        self.finder = ChatFinder(self.chat_view, self.find_bar, self)
         self.banner = ErrorBanner(self)
         self.composer = Composer(self)
         self.composer.set_send_on_enter(settings.send_on_enter)
+        self.composer.set_font_size(settings.font_size)
         self.stream_status = StreamStatus(self)
         self.server_status = QLabel(self)
         self.server_status.setObjectName("serverStatus")
@@ -87,7 +106,8 @@ class MainWindow(QMainWindow):
         chat_layout = QVBoxLayout(chat_area)
         chat_layout.setContentsMargins(0, 8, 8, 0)
         chat_layout.setSpacing(6)
-        chat_layout.addWidget(self.chat_view, 1)
+        chat_layout.addWidget(self.find_bar)
+        chat_layout.addWidget(self.chat_stack, 1)
         chat_layout.addWidget(self.banner)
         chat_layout.addWidget(self.composer)
         self.splitter = QSplitter(Qt.Orientation.Horizontal, self)
@@ -108,6 +128,7 @@ class MainWindow(QMainWindow):
                 banner=self.banner,
                 status=self.stream_status,
                 notify=self._notify,
+                show_welcome=self._show_welcome,
             ),
             self,
         )
@@ -116,7 +137,12 @@ class MainWindow(QMainWindow):
         self.resize(1100, 760)
         self._restore_state()
         self.sidebar.refresh()
-        self.controller.new_chat()
+        # The picker shows the model picked last at once; the list fills in when it arrives.
+        self.composer.set_model(self.controller.remembered_model())
+        if open_last_thread:
+            self.controller.open_last_thread()
+        else:
+            self.controller.new_chat()
 
     def _build_menus(self) -> None:
         menu = self.menuBar()
@@ -137,13 +163,28 @@ class MainWindow(QMainWindow):
         file_menu.addAction(self.quit_action)
 
         chat_menu = menu.addMenu("&Chat")
-        self.stop_action = self._action("&Stop Answer", None)
-        self.stop_action.setToolTip("Esc in the prompt box also stops")
+        self.stop_action = self._action("&Stop Answer", QKeySequence(Qt.Key.Key_Escape))
+        self.stop_action.setEnabled(False)  # while an answer streams; Esc does nothing else
         self.focus_search_action = self._action("&Search Chats", QKeySequence.StandardKey.Find)
+        self.find_in_chat_action = self._action("&Find in Chat…", QKeySequence("Ctrl+Shift+F"))
+        self.find_next_action = self._action("Find &Next", QKeySequence.StandardKey.FindNext)
+        self.find_previous_action = self._action(
+            "Find Pre&vious", QKeySequence.StandardKey.FindPrevious
+        )
         self.focus_prompt_action = self._action("Focus &Prompt", QKeySequence("Ctrl+L"))
         self.rename_action = self._action("&Rename Chat…", QKeySequence("F2"))
-        self.delete_action = self._action("&Delete Chat…", None)
+        # Not Ctrl+Backspace: the prompt box takes that (delete the previous word). Delete
+        # also works in the thread list (ThreadSidebar).
+        self.delete_action = self._action("&Delete Chat…", QKeySequence("Ctrl+Shift+Backspace"))
+        self.delete_action.setToolTip("Delete the open chat (Delete in the chat list)")
         for action in (self.stop_action, self.focus_search_action, self.focus_prompt_action):
+            chat_menu.addAction(action)
+        chat_menu.addSeparator()
+        for action in (
+            self.find_in_chat_action,
+            self.find_next_action,
+            self.find_previous_action,
+        ):
             chat_menu.addAction(action)
         chat_menu.addSeparator()
         chat_menu.addAction(self.rename_action)
@@ -164,23 +205,32 @@ class MainWindow(QMainWindow):
 
     def _connect_signals(self) -> None:
         c = self.controller
-        self.sidebar.thread_activated.connect(c.open_thread)
-        self.sidebar.new_chat_requested.connect(c.new_chat)
+        self.sidebar.thread_activated.connect(self._on_thread_activated)
+        self.sidebar.typing_started.connect(self._on_typing_started)
+        self.sidebar.new_chat_requested.connect(self._on_new_chat)
         self.sidebar.rename_requested.connect(self._on_rename_requested)
         self.sidebar.delete_requested.connect(self._on_delete_requested)
         self.sidebar.pin_toggled.connect(c.toggle_pin)
         self.composer.send_requested.connect(c.send)
         self.composer.stop_requested.connect(c.stop)
+        self.composer.model_chosen.connect(c.choose_model)
         self.banner.retry_requested.connect(c.retry)
+        self.first_run.provider_added.connect(self._on_provider_added)
+        self.first_run.failed.connect(self._notify)
+        self.welcome.custom_requested.connect(self._on_custom_provider_requested)
         self.chat_view.code_copied.connect(self._on_code_copied)
         c.thread_changed.connect(self._on_thread_changed)
-        self.new_chat_action.triggered.connect(c.new_chat)
+        c.streaming_changed.connect(self.stop_action.setEnabled)
+        self.new_chat_action.triggered.connect(self._on_new_chat)
         self.new_window_action.triggered.connect(self.new_window_requested)
         self.preferences_action.triggered.connect(self.preferences_requested)
         self.close_action.triggered.connect(self.close)
         self.quit_action.triggered.connect(QApplication.closeAllWindows)
         self.stop_action.triggered.connect(c.stop)
         self.focus_search_action.triggered.connect(self._on_focus_search)
+        self.find_in_chat_action.triggered.connect(self._on_find_in_chat)
+        self.find_next_action.triggered.connect(self.finder.next)
+        self.find_previous_action.triggered.connect(self.finder.previous)
         self.focus_prompt_action.triggered.connect(self.composer.focus_prompt)
         self.rename_action.triggered.connect(self._on_rename_current)
         self.delete_action.triggered.connect(self._on_delete_current)
@@ -191,7 +241,7 @@ class MainWindow(QMainWindow):
         """Show the Preferences dialog (non-modal: changes apply at once)."""
         dialog = SettingsDialog(self.services.settings, self)
         page = ProvidersPage(self.services.providers, dialog)
-        page.providers_changed.connect(self.providers_changed)
+        page.providers_changed.connect(self.services.registry.providers_changed)
         dialog.add_page(page, "Providers")
         from llms_desktop.ui.tools_page import ToolsPage  # not needed to show the window
 
@@ -201,6 +251,47 @@ class MainWindow(QMainWindow):
         dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         dialog.show()
         return dialog
+
+    def open_providers(self, provider_id: str = "") -> ProvidersPage:
+        """Preferences on the Providers tab; with an id, that provider's key field has focus."""
+        dialog = self.open_preferences()
+        page = dialog.findChild(ProvidersPage)
+        assert page is not None
+        dialog.tabs.setCurrentWidget(page)
+        if provider_id:
+            page.edit_key_of(provider_id)
+        return page
+
+    # Background work --------------------------------------------------------------------------
+    def start_background_work(self) -> None:
+        """List the models (and look for local servers on first run); needs the running loop."""
+        self._started = True
+        self.controller.refresh_models()
+        if self.chat_stack.currentWidget() is self.welcome:
+            self.first_run.look()
+
+    def _show_welcome(self, show: bool) -> None:
+        was_shown = self.chat_stack.currentWidget() is self.welcome
+        self.chat_stack.setCurrentWidget(self.welcome if show else self.chat_view)
+        if show and not was_shown and self._started:
+            self.first_run.look()
+        elif not show:
+            self.first_run.stop()
+
+    def _own_port(self) -> int | None:
+        settings = self.services.settings
+        return settings.server_port if settings.server_enabled else None
+
+    def _on_provider_added(self, provider_id: str, needs_key: bool) -> None:
+        self.services.registry.providers_changed.emit()
+        if needs_key:
+            self.open_providers(provider_id)
+        else:
+            self._notify("Provider added: pick a model below and start chatting.")
+            self.composer.focus_prompt()
+
+    def _on_custom_provider_requested(self) -> None:
+        self.open_providers()
 
     def _on_rename_requested(self, thread_id: str) -> None:
         thread = self.services.store.get_thread(thread_id)
@@ -253,6 +344,26 @@ class MainWindow(QMainWindow):
         self.sidebar.search_box.setFocus()
         self.sidebar.search_box.selectAll()
 
+    def _on_thread_activated(self, thread_id: str, message_id: str, go_on_typing: bool) -> None:
+        self.controller.open_thread(thread_id, message_id, focus_prompt=go_on_typing)
+        if message_id:
+            # A search hit: the words searched for, highlighted in the chat, F3 for the next.
+            self.finder.open(self.sidebar.search_words(), from_view_top=True)
+        elif self.finder.is_open:
+            self.finder.close()
+
+    def _on_new_chat(self) -> None:
+        self.finder.close()
+        self.controller.new_chat()
+
+    def _on_find_in_chat(self) -> None:
+        self.finder.open()
+        self.find_bar.edit.selectAll()
+
+    def _on_typing_started(self, text: str) -> None:
+        self.composer.focus_prompt()
+        self.composer.prompt.insertPlainText(text)
+
     def _on_thread_changed(self, thread: Thread | None) -> None:
         title = thread.title if thread is not None and thread.title else "New chat"
         self.setWindowTitle(f"{title} — {APP_NAME}")
@@ -263,8 +374,13 @@ class MainWindow(QMainWindow):
             self.chat_view.set_theme(resolve_dark(settings.theme))
         elif key == keys.FONT_SIZE.key:
             self.chat_view.set_font_size(settings.font_size)
+            self.composer.set_font_size(settings.font_size)
         elif key == keys.SEND_ON_ENTER.key:
             self.composer.set_send_on_enter(settings.send_on_enter)
+        elif key == keys.DEFAULT_MODEL.key and settings.default_model:
+            # A new default model in Preferences is what the user wants to talk to now.
+            self.composer.set_model(settings.default_model)
+            self.controller.choose_model(settings.default_model)
 
     def apply_system_theme(self) -> None:
         """The OS switched light/dark; follow it unless the user chose a theme."""

@@ -105,7 +105,9 @@ class MessageHtml:
         meta = " · ".join(parts)
         status = ""
         if message.status == "cancelled":
-            status = f'<span style="color:{self.colors.warning}">⏹ Stopped</span>'
+            # An icon, not "⏹": common fonts (DejaVu) lack that glyph (ui/icons.py serves it).
+            stop = '<img src="llms-icon:stopped">'
+            status = f'{stop} <span style="color:{self.colors.warning}">Stopped</span>'
         elif message.status == "interrupted":
             status = (
                 f'<span style="color:{self.colors.warning}">⚠ Interrupted: the app closed '

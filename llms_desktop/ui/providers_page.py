@@ -34,6 +34,15 @@ from llms_desktop.providers.setup import ProviderSetup
 ID_ROLE = Qt.ItemDataRole.UserRole + 1
 
 
+def with_free_id(config: ProviderConfig, taken: set[str]) -> ProviderConfig:
+    """The config under an id not in `taken` ("ollama", else "ollama-2", "Ollama 2"...)."""
+    new_id, number = config.id, 2
+    while new_id in taken:
+        new_id, number = f"{config.id}-{number}", number + 1
+    name = config.name if new_id == config.id else f"{config.name} {number - 1}"
+    return replace(config, id=new_id, name=name)
+
+
 class ProvidersPage(QWidget):
     """Edits apply at once: each change is saved to the providers file (keys to the keychain).
 
@@ -171,6 +180,11 @@ class ProvidersPage(QWidget):
         self.list.setCurrentRow(row)
         self._show(self._selected_config())
 
+    def edit_key_of(self, provider_id: str) -> None:
+        """Select a provider and put the cursor in its API key field."""
+        self.reload(select=provider_id)
+        self.key_edit.setFocus(Qt.FocusReason.OtherFocusReason)
+
     def selected_id(self) -> str | None:
         item = self.list.currentItem()
         return str(item.data(ID_ROLE)) if item is not None else None
@@ -300,7 +314,6 @@ class ProvidersPage(QWidget):
 
         preset_id = str(action.data())  # type: ignore[attr-defined]
         known = preset(preset_id) if preset_id else None
-        taken = {p.id for p in self.setup.registry.all}
         base = (
             known.config()
             if known
@@ -311,12 +324,7 @@ class ProvidersPage(QWidget):
                 base_url="http://localhost:8000/v1",
             )
         )
-        new_id, number = base.id, 2
-        while new_id in taken:
-            new_id, number = f"{base.id}-{number}", number + 1
-        config = replace(
-            base, id=new_id, name=base.name if new_id == base.id else f"{base.name} {number - 1}"
-        )
+        config = with_free_id(base, {p.id for p in self.setup.registry.all})
         try:
             self.setup.add(config)
         except errors.ConfigError as exc:
@@ -383,6 +391,6 @@ class ProvidersPage(QWidget):
             self.models_edit.setPlainText("\n".join(models))
 
     def _run(self, coro: Coroutine[Any, Any, None]) -> None:
-        task = asyncio.get_event_loop().create_task(coro)
+        task = asyncio.get_running_loop().create_task(coro)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)

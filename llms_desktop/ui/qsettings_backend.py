@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 
 from PySide6.QtCore import QByteArray, QSettings
+
+from llms_desktop.paths import create_private_file, ensure_data_dir, make_private
 
 SETTINGS_FILE = "settings.ini"
 
@@ -13,8 +16,12 @@ class QSettingsBackend:
     """Stores settings in `<data dir>/settings.ini`; values come back as strings after a restart."""
 
     def __init__(self, data_dir: Path) -> None:
-        data_dir.mkdir(parents=True, exist_ok=True)
+        ensure_data_dir(data_dir)  # 0700 when created here
         self.path = data_dir / SETTINGS_FILE
+        # QSettings rewrites the file keeping its mode: start it 0600, private like the rest.
+        with contextlib.suppress(OSError):
+            create_private_file(self.path)
+        make_private(self.path)
         self.qsettings = QSettings(str(self.path), QSettings.Format.IniFormat)
 
     def get(self, key: str) -> object | None:

@@ -69,7 +69,7 @@ class ReplyStreamer(QObject):
 
     def start(self) -> None:
         """Schedule the session on the running event loop."""
-        loop = asyncio.get_event_loop()
+        loop = asyncio.get_running_loop()
         self.started_at = loop.time()
         self._task = loop.create_task(self._run())
         self._task.add_done_callback(self._on_task_done)
@@ -117,7 +117,7 @@ class ReplyStreamer(QObject):
 
     def on_delta(self, delta: Delta) -> None:
         if self.first_delta_at is None:
-            self.first_delta_at = asyncio.get_event_loop().time()
+            self.first_delta_at = asyncio.get_running_loop().time()
         self.delta_count += 1
         self.accumulated.add(delta)
         self.delta_received.emit(delta)

@@ -192,6 +192,9 @@ class SelfTestServices(AppServices):
     def fallback_model(self) -> str:
         return MODEL if self.fake is not None else ""
 
+    def has_provider(self) -> bool:
+        return self.fake is not None or super().has_provider()
+
     async def aclose(self) -> None:
         if self.fake is not None:
             await self.fake.aclose()

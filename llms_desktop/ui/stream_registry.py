@@ -1,4 +1,4 @@
-"""App-wide hub: answers in flight (any window can follow one) and changes to the threads."""
+"""App-wide hub: answers in flight (any window can follow one), changes to threads and providers."""
 
 from __future__ import annotations
 
@@ -18,11 +18,14 @@ class StreamRegistry(QObject):
         stream_ended(str): that thread's answer ended.
         threads_changed(): a thread was created, renamed, pinned, deleted or answered in;
             every window's sidebar refreshes.
+        providers_changed(): a provider was added, edited or removed (in any window); every
+            window lists the models again.
     """
 
     stream_started = Signal(str, object)
     stream_ended = Signal(str)
     threads_changed = Signal()
+    providers_changed = Signal()
 
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)

@@ -111,3 +111,13 @@ def apply_palette(app: QApplication, dark: bool) -> None:
     palette.setColor(QPalette.ColorGroup.Disabled, QPalette.ColorRole.Text, QColor("#8c959f"))
     palette.setColor(QPalette.ColorGroup.Disabled, QPalette.ColorRole.ButtonText, QColor("#8c959f"))
     app.setPalette(palette)
+
+
+def apply_theme(app: QApplication, dark: bool) -> None:
+    """Switch the running app to light or dark: the palette, then every widget styled with a
+    style sheet (the sidebar list, banners, hints), which would keep the old palette."""
+    apply_palette(app, dark)
+    for widget in app.allWidgets():
+        sheet = widget.styleSheet()
+        if sheet:
+            widget.setStyleSheet(sheet)  # re-polished against the new palette

@@ -1,22 +1,28 @@
-"""The sidebar: threads newest first in a QListView over a paged model, with full-text search."""
+"""The sidebar: pinned threads, then the newest, in a QListView over a paged model; search."""
 
 from __future__ import annotations
 
+import asyncio
 import re
 import time
 from typing import Any, Protocol
 
 from PySide6.QtCore import (
     QAbstractListModel,
+    QEvent,
     QModelIndex,
+    QObject,
     QPersistentModelIndex,
     QPoint,
+    QSize,
     Qt,
     QTimer,
     Signal,
 )
-from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtGui import QAction, QIcon, QKeyEvent, QKeySequence, QPalette
 from PySide6.QtWidgets import (
+    QApplication,
+    QLabel,
     QLineEdit,
     QListView,
     QMenu,
@@ -25,7 +31,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from llms_desktop import errors
 from llms_desktop.types import Thread
+from llms_desktop.ui.icons import pin_icon
 
 PAGE = 100
 THREAD_ID_ROLE = Qt.ItemDataRole.UserRole + 1
@@ -38,9 +46,17 @@ Index = QModelIndex | QPersistentModelIndex
 class ThreadSource(Protocol):
     """What the sidebar needs from the store."""
 
-    def list_threads(self, limit: int = ..., offset: int = ...) -> list[Thread]: ...
+    def list_threads(
+        self, limit: int = ..., offset: int = ..., *, pinned: bool | None = ...
+    ) -> list[Thread]: ...
 
     def search(self, query: str, limit: int = ...) -> list[Any]: ...
+
+
+def prefix_query(text: str) -> str:
+    """What the sidebar asks the store for: every typed word as a word prefix (`pyth` finds
+    "Python"), so results come while typing (see store/search.fts_query)."""
+    return " ".join(word if word.endswith("*") else f"{word}*" for word in text.split())
 
 
 def _relative(timestamp: float) -> str:
@@ -55,19 +71,25 @@ def _relative(timestamp: float) -> str:
 
 
 class ThreadListModel(QAbstractListModel):
-    """Threads from the store, fetched a page at a time as the user scrolls."""
+    """Every pinned thread first, then the others newest first, fetched a page at a time as the
+    user scrolls (so a pinned thread from long ago is still on top)."""
 
     def __init__(self, source: ThreadSource, parent: Any = None) -> None:
         super().__init__(parent)
         self._source = source
         self._threads: list[Thread] = []
+        self._unpinned = 0  # how many unpinned threads are loaded: the next page's offset
         self._exhausted = False
+        self._pin_icons: dict[str, QIcon] = {}
 
     def refresh(self) -> None:
         """Reload from the first page (after a change in the store)."""
         self.beginResetModel()
-        self._threads = self._source.list_threads(limit=PAGE, offset=0)
-        self._exhausted = len(self._threads) < PAGE
+        pinned = self._source.list_threads(limit=-1, pinned=True)
+        rest = self._source.list_threads(limit=PAGE, offset=0, pinned=False)
+        self._threads = pinned + rest
+        self._unpinned = len(rest)
+        self._exhausted = len(rest) < PAGE
         self.endResetModel()
 
     def rowCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008 - Qt's signature
@@ -77,8 +99,9 @@ class ThreadListModel(QAbstractListModel):
         return not parent.isValid() and not self._exhausted
 
     def fetchMore(self, parent: Index = QModelIndex()) -> None:  # noqa: B008
-        more = self._source.list_threads(limit=PAGE, offset=len(self._threads))
+        more = self._source.list_threads(limit=PAGE, offset=self._unpinned, pinned=False)
         self._exhausted = len(more) < PAGE
+        self._unpinned += len(more)
         known = {thread.id for thread in self._threads}
         more = [thread for thread in more if thread.id not in known]
         if more:
@@ -92,14 +115,24 @@ class ThreadListModel(QAbstractListModel):
             return None
         thread = self._threads[index.row()]
         if role == Qt.ItemDataRole.DisplayRole:
-            title = thread.title or "New chat"
-            return f"📌 {title}" if thread.pinned else title
+            return thread.title or "New chat"
+        if role == Qt.ItemDataRole.DecorationRole:
+            return self._pin_icon() if thread.pinned else None
         if role == Qt.ItemDataRole.ToolTipRole:
             model = f"\n{thread.model}" if thread.model else ""
-            return f"{thread.title}\n{_relative(thread.updated_at)}{model}"
+            pinned = "\nPinned" if thread.pinned else ""
+            return f"{thread.title}\n{_relative(thread.updated_at)}{model}{pinned}"
         if role == THREAD_ID_ROLE:
             return thread.id
         return None
+
+    def _pin_icon(self) -> QIcon:
+        # In the text's colour, so it follows the light or dark theme.
+        color = QApplication.palette().color(QPalette.ColorRole.Text)
+        icon = self._pin_icons.get(color.name())
+        if icon is None:
+            icon = self._pin_icons[color.name()] = pin_icon(color)
+        return icon
 
     def thread_at(self, row: int) -> Thread | None:
         return self._threads[row] if 0 <= row < len(self._threads) else None
@@ -146,14 +179,17 @@ class ThreadSidebar(QWidget):
     """New chat, search box and the thread list.
 
     Signals:
-        thread_activated(str, str): a thread (and, from search, a message id or "") was chosen.
+        thread_activated(str, str, bool): a thread (and, from search, a message id or "") was
+            chosen, and whether to go on typing (Enter) rather than stay in the list (a click).
+        typing_started(str): text typed while the list has focus, meant for the prompt.
         new_chat_requested(): the New chat button.
         rename_requested(str): rename a thread (from the context menu or F2).
         delete_requested(str): delete a thread (the window asks first).
         pin_toggled(str): pin or unpin a thread.
     """
 
-    thread_activated = Signal(str, str)
+    thread_activated = Signal(str, str, bool)
+    typing_started = Signal(str)
     new_chat_requested = Signal()
     rename_requested = Signal(str)
     delete_requested = Signal(str)
@@ -171,12 +207,23 @@ class ThreadSidebar(QWidget):
         self.search_box.setObjectName("searchBox")
         self.search_box.setPlaceholderText("Search all chats")
         self.search_box.setClearButtonEnabled(True)
+        self.search_box.setToolTip("Finds messages with words starting with each typed word")
+        self.no_results = QLabel(self)
+        self.no_results.setObjectName("noResults")
+        self.no_results.setWordWrap(True)
+        self.no_results.setStyleSheet("color: palette(placeholder-text); padding: 2px 4px;")
+        self.no_results.hide()
+        self._search_task: asyncio.Task[None] | None = None
+        self._search_generation = 0  # results of an older query are dropped
         self.list_view = QListView(self)
         self.list_view.setObjectName("threadList")
         self.list_view.setModel(self.threads)
         self.list_view.setUniformItemSizes(False)
         self.list_view.setWordWrap(False)
         self.list_view.setTextElideMode(Qt.TextElideMode.ElideRight)
+        # The pin no taller than the text, so pinned rows are as high as the others.
+        size = self.list_view.fontMetrics().height() - 2
+        self.list_view.setIconSize(QSize(size, size))
         self.list_view.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
         self.list_view.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.list_view.setStyleSheet("QListView::item { padding: 5px 4px; }")
@@ -188,6 +235,7 @@ class ThreadSidebar(QWidget):
         layout.setSpacing(6)
         layout.addWidget(self.new_button)
         layout.addWidget(self.search_box)
+        layout.addWidget(self.no_results)
         layout.addWidget(self.list_view, 1)
         self._rename_action = QAction("Rename…", self)
         self._rename_action.setShortcut(QKeySequence(Qt.Key.Key_F2))
@@ -203,8 +251,10 @@ class ThreadSidebar(QWidget):
         self.new_button.clicked.connect(self.new_chat_requested)
         self.search_box.textChanged.connect(self._on_search_text_changed)
         self._search_timer.timeout.connect(self._on_search_due)
-        self.list_view.activated.connect(self._on_index_chosen)
-        self.list_view.clicked.connect(self._on_index_chosen)
+        # A click opens the thread and keeps the keyboard in the list (Delete, F2, arrows act
+        # on it); Enter opens it and moves on to the prompt (see eventFilter).
+        self.list_view.clicked.connect(self._on_index_clicked)
+        self.list_view.installEventFilter(self)
         self.list_view.customContextMenuRequested.connect(self._on_context_menu)
         self._rename_action.triggered.connect(self._on_rename_shortcut)
         self._delete_action.triggered.connect(self._on_delete_shortcut)
@@ -236,19 +286,63 @@ class ThreadSidebar(QWidget):
     def _on_search_text_changed(self, _text: str) -> None:
         self._search_timer.start()
 
+    def search_words(self) -> str:
+        """The words being searched for ("" when the list shows every thread)."""
+        return self.search_box.text().strip()
+
     def _on_search_due(self) -> None:
-        query = self.search_box.text().strip()
+        self._search_generation += 1
+        if self._search_task is not None:
+            self._search_task.cancel()
+            self._search_task = None
+        query = self.search_words()
         if not query:
+            self.no_results.hide()
             self.list_view.setModel(self.threads)
             return
-        self.results.set_hits(self._source.search(query, limit=100))
-        self.list_view.setModel(self.results)
+        generation = self._search_generation
+        self._search_task = asyncio.get_running_loop().create_task(self._search(query, generation))
 
-    def _on_index_chosen(self, index: QModelIndex) -> None:
-        thread_id = index.data(THREAD_ID_ROLE)
+    async def _search(self, query: str, generation: int) -> None:
+        # A short prefix can take a few hundred ms in a big history: off the UI thread.
+        try:
+            hits = await asyncio.to_thread(self._source.search, prefix_query(query), 100)
+        except errors.LlmsDesktopError as exc:
+            hits, problem = [], f"Search failed: {exc}"
+        else:
+            problem = "" if hits else f"No results for “{query}”."
+        if generation != self._search_generation:
+            return  # the user typed on meanwhile
+        self.results.set_hits(hits)
+        self.list_view.setModel(self.results)
+        self.no_results.setText(problem)
+        self.no_results.setVisible(bool(problem))
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        if watched is self.list_view and event.type() == QEvent.Type.KeyPress:
+            assert isinstance(event, QKeyEvent)
+            if event.key() in (Qt.Key.Key_Return, Qt.Key.Key_Enter):
+                self._choose(self.list_view.currentIndex(), go_on_typing=True)
+                return True
+            plain = not event.modifiers() & (
+                Qt.KeyboardModifier.ControlModifier
+                | Qt.KeyboardModifier.AltModifier
+                | Qt.KeyboardModifier.MetaModifier
+            )
+            if plain and event.text().isprintable() and event.text().strip():
+                self.typing_started.emit(event.text())
+                return True
+        return super().eventFilter(watched, event)
+
+    def _on_index_clicked(self, index: QModelIndex) -> None:
+        self._choose(index, go_on_typing=False)
+        self.list_view.setFocus(Qt.FocusReason.MouseFocusReason)
+
+    def _choose(self, index: QModelIndex, *, go_on_typing: bool) -> None:
+        thread_id = index.data(THREAD_ID_ROLE) if index.isValid() else None
         if thread_id:
             message_id = index.data(MESSAGE_ID_ROLE) or ""
-            self.thread_activated.emit(str(thread_id), str(message_id))
+            self.thread_activated.emit(str(thread_id), str(message_id), go_on_typing)
 
     def _on_context_menu(self, point: QPoint) -> None:
         index = self.list_view.indexAt(point)

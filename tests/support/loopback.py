@@ -168,7 +168,7 @@ def split_pieces(reply: Reply, cuts: Iterable[int]) -> Reply:
 class LoopbackServer:
     """Serves scripted replies; `requests` records what arrived, `disconnects` who hung up early."""
 
-    def __init__(self, handler: Handler | None = None) -> None:
+    def __init__(self, handler: Handler | None = None, *, port: int = 0) -> None:
         self.handler: Handler = handler or (lambda request: json_reply({"ok": True}))
         self.requests: list[Request] = []
         self.disconnected = threading.Event()
@@ -177,7 +177,7 @@ class LoopbackServer:
         self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
         self._server: asyncio.Server | None = None
         self._writers: set[asyncio.StreamWriter] = set()
-        self.port = 0
+        self.port = port  # 0: a free port, chosen when the server starts
 
     @property
     def url(self) -> str:
@@ -194,7 +194,7 @@ class LoopbackServer:
         return self
 
     async def _start(self) -> None:
-        self._server = await asyncio.start_server(self._serve, "127.0.0.1", 0)
+        self._server = await asyncio.start_server(self._serve, "127.0.0.1", self.port)
         self.port = self._server.sockets[0].getsockname()[1]
 
     def stop(self) -> None:

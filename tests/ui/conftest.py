@@ -63,3 +63,16 @@ async def wait_until(predicate: Any, seconds: float = 10.0, interval: float = 0.
         if asyncio.get_running_loop().time() > deadline:
             raise AssertionError(f"timed out waiting for {predicate}")
         await asyncio.sleep(interval)
+
+
+@pytest.fixture
+def app(qloop: QtLoop, loopback: Any, tmp_path: Any, monkeypatch: pytest.MonkeyPatch) -> Any:
+    """A window wired like the app (see test_main_window.App), answering from `loopback`."""
+    from tests.ui.test_main_window import App
+
+    monkeypatch.setenv("OPENAI_BASE_URL", loopback.base_url)
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-ui")
+    instance = App(tmp_path / "data")
+    instance.window.composer.set_model("test-model")
+    yield instance
+    qloop.run(instance.close())

@@ -16,6 +16,7 @@ from PySide6.QtCore import Qt, QTimer
 from PySide6.QtWidgets import QApplication
 
 from llms_desktop.app import AppServices
+from llms_desktop.providers.base import Timeouts
 from llms_desktop.providers.setup import ProviderSetup
 from llms_desktop.settings import Settings
 from llms_desktop.store import Store
@@ -39,14 +40,17 @@ USAGE = {"prompt_tokens": 7, "completion_tokens": 6, "total_tokens": 13}
 class App:
     """A window wired like the real app, on a temp data dir."""
 
-    def __init__(self, data_dir: Path) -> None:
+    def __init__(self, data_dir: Path, **window_options: Any) -> None:
         self.data_dir = data_dir
         self.backend = QSettingsBackend(data_dir)
         self.settings = Settings(self.backend)
         self.store = Store.open(data_dir)
-        self.providers = ProviderSetup(data_dir)
+        # As in the app: the idle timeout is the Preferences setting.
+        self.providers = ProviderSetup(
+            data_dir, timeouts=lambda: Timeouts.from_single(self.settings.timeout)
+        )
         self.services = AppServices(self.store, self.settings, StreamRegistry(), self.providers)
-        self.window = MainWindow(self.services)
+        self.window = MainWindow(self.services, **window_options)
         self.window.show()
 
     async def close(self) -> None:
@@ -281,3 +285,27 @@ def test_event_loop_keeps_ticking_while_a_long_answer_streams(
     # Generous on purpose (a loaded CI machine); bench/bench_render.py measures the real figure.
     assert max(gaps) < 1.0, max(gaps)
     assert app.store.messages(app.window.controller.thread_id or "")[-1].status == "complete"
+
+
+def test_a_non_streamed_answer_shows_no_tokens_per_second(
+    app: App, qloop: QtLoop, loopback: LoopbackServer
+) -> None:
+    from llms_desktop import settings as keys
+
+    app.settings.set(keys.STREAM, False)
+    loopback.handler = routed(fixture_reply("llama_server_nonstream.txt"))
+
+    async def scenario() -> None:
+        type_and_send(app, "whole please")
+        await wait_until(lambda: not app.window.composer.streaming, seconds=20)
+
+    qloop.run(scenario())
+    assert loopback.requests[-1].json()["stream"] is False
+    answer = app.store.messages(app.window.controller.thread_id or "")[-1]
+    assert answer.status == "complete"
+    assert answer.completion_tokens
+    status = app.window.stream_status.text()
+    footer = app.window.chat_view.toPlainText()
+    assert "tokens" in status
+    assert "tok/s" not in status
+    assert "tok/s" not in footer

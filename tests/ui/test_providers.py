@@ -55,14 +55,15 @@ def test_add_edit_key_refresh_and_disable_a_provider(
 ) -> None:
     loopback.handler = lambda r: json_reply({"data": [{"id": "llama3.2"}, {"id": "qwen3"}]})
     page = page_of(app)
-    add_preset(page, "ollama")
-    assert page.selected_id() == "ollama"
-    page.url_edit.setText(loopback.base_url)
-    page.url_edit.editingFinished.emit()
-    page.key_edit.setText("sk-ollama-secret")
-    page.key_edit.editingFinished.emit()
 
     async def refresh() -> None:
+        # Edits arrive while the loop runs, as in the app (the key is stored in a task).
+        add_preset(page, "ollama")
+        assert page.selected_id() == "ollama"
+        page.url_edit.setText(loopback.base_url)
+        page.url_edit.editingFinished.emit()
+        page.key_edit.setText("sk-ollama-secret")
+        page.key_edit.editingFinished.emit()
         await wait_until(lambda: "Stored the key" in page.message.text())
         page.refresh_button.click()
         await wait_until(lambda: "offers 2 model" in page.message.text())
@@ -76,7 +77,11 @@ def test_add_edit_key_refresh_and_disable_a_provider(
     assert "stored" in page.key_status.text()
     item = page.list.item(0)
     assert item.data(ID_ROLE) == "ollama"
-    item.setCheckState(Qt.CheckState.Unchecked)
+
+    async def disable() -> None:
+        item.setCheckState(Qt.CheckState.Unchecked)
+
+    qloop.run(disable())
     saved = json.loads((app.data_dir / "providers.json").read_text())["providers"]
     assert saved[0]["enabled"] is False
     assert_no_key_in(app.data_dir, "sk-ollama-secret")

@@ -72,10 +72,11 @@ def test_local_api_server_toggle_starts_and_stops_it(app: App, qloop: QtLoop) ->
     states: list[str] = []
     controller.state_changed.connect(states.append)
     dialog = app.window.open_preferences()
-    dialog.server_port_spin.setValue(_free_port())
-    dialog.server_port_spin.editingFinished.emit()
 
     async def scenario() -> None:
+        # Settings change while the loop runs, as in the app (each change re-applies in a task).
+        dialog.server_port_spin.setValue(_free_port())
+        dialog.server_port_spin.editingFinished.emit()
         controller.apply()
         await controller.wait()
         assert controller.server is None

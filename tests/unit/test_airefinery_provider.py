@@ -221,10 +221,10 @@ async def test_non_streaming_answer_without_choices_is_a_protocol_error(
         (401, errors.AuthenticationError, "AIREFINERY_API_KEY or Settings > Providers"),
         (403, errors.AuthenticationError, "Forbidden"),
         (404, errors.NotFoundError, "base URL (without /v1)"),
-        (429, errors.RateLimitError, "retry after 7 s"),
+        (429, errors.RateLimitError, "rate limit reached) (retry in 7 s)"),
         (400, errors.HTTPStatusError, "Bad Request"),
         (500, errors.ServerError, "Internal Server Error"),
-        (503, errors.ServerError, "Service Unavailable"),
+        (503, errors.ServerError, "Service Unavailable (retry in 7 s)"),
     ],
 )
 @pytest.mark.parametrize("stream", [True, False])
@@ -246,6 +246,7 @@ async def test_http_errors_keep_their_status(
     assert str(info.value).startswith(f"HTTP {status}: ")
     assert words in str(info.value)
     assert info.value.url == provider.chat_url
+    assert info.value.retry_after == 7
 
 
 async def test_error_event_mid_stream_carries_the_provider_message(

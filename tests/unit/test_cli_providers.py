@@ -190,10 +190,20 @@ def test_import_from_llms_py(tmp_path: Path) -> None:
 
 
 def test_openai_base_url_keeps_provider_prefixed_model_ids_whole(loopback: LoopbackServer) -> None:
-    loopback.handler = lambda request: sse_reply(text_chunks(["ok"]))
+    # OpenRouter behind OPENAI_BASE_URL lists "openai/gpt-4o": the whole id is its model, though
+    # "openai" is also the id of the provider OPENAI_BASE_URL sets up.
+    def handler(request: Any) -> Reply:
+        if request.path.endswith("/models"):
+            return json_reply({"data": [{"id": "openai/gpt-4o"}, {"id": "openai/gpt-oss-20b"}]})
+        return sse_reply(text_chunks(["ok"]))
+
+    loopback.handler = handler
     env = {"OPENAI_BASE_URL": loopback.base_url}
     assert run_cli("chat", "--model", "openai/gpt-4o", "hi", env=env).returncode == 0
     assert loopback.requests[-1].json()["model"] == "openai/gpt-4o"
     env["LLMS_DESKTOP_MODEL"] = "openai/gpt-oss-20b"
     assert run_cli("chat", "hi", env=env).returncode == 0
     assert loopback.requests[-1].json()["model"] == "openai/gpt-oss-20b"
+    # A model the server does not list under that name: "openai/" names the provider.
+    assert run_cli("chat", "--model", "openai/o3", "hi", env=env).returncode == 0
+    assert loopback.requests[-1].json()["model"] == "o3"

@@ -378,8 +378,12 @@ def test_a_read_only_data_folder_is_one_clear_line(tmp_path: Path) -> None:
         "x",
     ]
     existing = run_on_tmpfs(mount, chat, read_only=True, seed=seed)
-    line = one_error_line(existing)
-    assert "Could not open the thread database: its folder is read-only" in line
+    # The threads can be read (see test_data_folder.py); saving one says why it cannot.
+    assert existing.returncode == 1
+    warning, error = existing.stderr.strip().splitlines()
+    assert warning.startswith("llms-desktop: warning: the thread database is open read-only")
+    assert error.startswith("llms-desktop: error: Could not save the thread")
+    assert "open read-only (its folder is read-only)" in error
 
 
 def test_a_full_disk_keeps_the_printed_answer_and_says_so(

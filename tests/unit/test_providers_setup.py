@@ -14,6 +14,7 @@ from llms_desktop.providers.config import ProviderConfig, ProvidersFile
 from llms_desktop.providers.llms_import import plan_import
 from llms_desktop.providers.presets import PRESETS, preset
 from llms_desktop.providers.registry import ProviderRegistry
+from llms_desktop.providers.resolver import UnknownModel
 from llms_desktop.secrets import KeyStore
 from tests.support.test_keyring import JsonFileKeyring
 
@@ -92,27 +93,45 @@ def test_presets_cover_the_services_users_expect() -> None:
     assert ollama.base_url == "http://localhost:11434/v1"
 
 
-def test_routing_by_provider_prefix_listing_and_default() -> None:
+async def test_routing_by_provider_prefix_saved_listing_and_explicit_provider() -> None:
     registry = ProviderRegistry(
         [config("local", models=("llama3",)), config("router", models=("meta-llama/llama-3",))],
         env={},
     )
-    assert registry.route("router/meta-llama/llama-3").config.id == "router"
-    assert registry.route("router/meta-llama/llama-3").model == "meta-llama/llama-3"
-    assert registry.route("meta-llama/llama-3").config.id == "router"  # listed by router
-    assert registry.route("llama3").config.id == "local"
-    assert registry.route("unknown-model").config.id == "local"  # first enabled
-    assert registry.route("m", provider_id="router").ref == "router/m"
+    resolve = registry.resolver.resolve
+    assert (await resolve("router/meta-llama/llama-3")).config.id == "router"
+    assert (await resolve("router/meta-llama/llama-3")).model == "meta-llama/llama-3"
+    assert (await resolve("meta-llama/llama-3")).config.id == "router"  # listed by router
+    assert (await resolve("llama3")).config.id == "local"
+    assert (await resolve("")).ref == "local"  # no model: the first enabled provider
+    with pytest.raises(UnknownModel, match="No enabled provider lists the model 'unknown'"):
+        await resolve("unknown")
+    assert (await resolve("m", provider_id="router")).ref == "router/m"
+    assert (await resolve("router/m", provider_id="router")).ref == "router/m"
     with pytest.raises(errors.ConfigError, match="Unknown provider"):
-        registry.route("m", provider_id="nope")
+        await resolve("m", provider_id="nope")
 
 
-def test_no_provider_at_all_is_a_clear_error() -> None:
+async def test_a_bare_id_goes_to_the_only_provider_whatever_it_lists() -> None:
+    registry = ProviderRegistry([config("solo", models=("listed",))], env={})
+    route = await registry.resolver.resolve("not-listed")
+    assert (route.config.id, route.model) == ("solo", "not-listed")
+
+
+async def test_a_disabled_provider_is_named_not_routed_around() -> None:
+    registry = ProviderRegistry(
+        [config("on", models=("m",)), config("off", models=("m",), enabled=False)], env={}
+    )
+    with pytest.raises(UnknownModel, match="'off' is disabled"):
+        await registry.resolver.resolve("off/m")
+
+
+async def test_no_provider_at_all_is_a_clear_error() -> None:
     with pytest.raises(errors.ConfigError, match="Preferences > Providers"):
-        ProviderRegistry([], env={}).route("gpt")
+        await ProviderRegistry([], env={}).resolver.resolve("gpt")
 
 
-def test_environment_variables_set_up_providers_without_configuration() -> None:
+async def test_environment_variables_set_up_providers_without_configuration() -> None:
     env = {
         "OPENAI_BASE_URL": "http://127.0.0.1:9/v1",
         "OPENAI_API_KEY": "sk-env",
@@ -122,7 +141,7 @@ def test_environment_variables_set_up_providers_without_configuration() -> None:
     assert [c.id for c in registry.all] == ["openai", "airefinery"]
     assert registry.get("openai").base_url == "http://127.0.0.1:9/v1"  # type: ignore[union-attr]
     assert registry.api_key(registry.get("openai")) == "sk-env"  # type: ignore[arg-type]
-    assert registry.route("airefinery/model-x").config.type == "airefinery"
+    assert (await registry.resolver.resolve("airefinery/model-x")).config.type == "airefinery"
 
 
 def test_environment_variable_overrides_the_stored_key(tmp_path: Path) -> None:

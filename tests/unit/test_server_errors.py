@@ -125,16 +125,34 @@ async def test_disabled_and_unlisting_providers_do_not_serve(loopback: LoopbackS
     registry = registry_of(
         provider_config("off", loopback, models=["m1"], enabled=False),
         provider_config("broken", loopback),
+        provider_config("fine", loopback, models=["other"]),
     )
     async with serving(registry) as server, client(server) as http:
-        for model in ("m1", "off/m1"):
-            error_of(await http.post("/v1/chat/completions", json=body(model)), 404)
+        unlisted = error_of(await http.post("/v1/chat/completions", json=body("m1")), 404)
+        disabled = error_of(await http.post("/v1/chat/completions", json=body("off/m1")), 404)
+    assert "could not list the models of: broken" in unlisted["message"]
+    assert "'off' is disabled" in disabled["message"]
+    assert not any(r.path.endswith("/chat/completions") for r in loopback.requests)
+
+
+async def test_a_bare_id_goes_to_the_only_provider(loopback: LoopbackServer) -> None:
+    # llama.cpp and friends without GET /models: the one provider there is gets the id.
+    loopback.handler = upstream_routes(OK, models_reply=Reply(status=404))
+    async with (
+        serving(registry_of(provider_config("solo", loopback))) as server,
+        client(server) as http,
+    ):
+        response = await http.post("/v1/chat/completions", json=body("whatever-it-serves"))
+    assert response.status_code == 200, response.text
+    assert loopback.requests[-1].json()["model"] == "whatever-it-serves"
+    assert not any(r.path.endswith("/models") for r in loopback.requests)
 
 
 async def test_openai_client_sees_404_for_unknown_model(loopback: LoopbackServer) -> None:
     loopback.handler = upstream_routes(OK)
+    registry = registry_of(provider_config("up", loopback), provider_config("too", loopback))
     async with (
-        serving(registry_of(provider_config("up", loopback))) as server,
+        serving(registry) as server,
         openai.AsyncOpenAI(base_url=server.base_url, api_key="unused", max_retries=0) as oai,
     ):
         with pytest.raises(openai.NotFoundError) as caught:

@@ -168,6 +168,7 @@ async def test_time_to_first_token_covers_the_wait_for_it(
 ) -> None:
     reply = sse_reply(text_chunks(["a", "b"], usage=USAGE))
     reply.pieces.insert(0, Pause(0.3))
+    reply.pieces.insert(2, Pause(0.15))  # tokens over time: a rate is measured
     loopback.handler = lambda r: reply
     message = await ask(ChatSession(provider, store), "x")
     assert message.ttft_ms is not None

@@ -99,7 +99,9 @@ async def test_broken_servers_are_reported_and_never_hide_the_others(
     assert manager.status("off").state == "disabled"
     assert manager.status("dies").state == "failed"
     # The stderr of each server is kept in the data folder's logs.
-    assert (tmp_path / "logs" / "mcp-dies.log").read_text() == "no config\n"
+    log = tmp_path / "logs" / "mcp-dies.log"
+    assert log.read_text() == "no config\n"
+    assert log.stat().st_mode & 0o777 == 0o600
     with pytest.raises(ToolError, match="No MCP server is named 'ghost'"):
         await manager.call("ghost", "echo", {})
 

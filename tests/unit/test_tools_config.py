@@ -76,6 +76,8 @@ def test_switches_round_trip_and_unknown_keys_survive(tmp_path: Path) -> None:
         "timeout": 5,
     }
     assert not list(tmp_path.glob("*.partial"))
+    # Environments and headers often hold keys: only the owner reads the file.
+    assert file.path.stat().st_mode & 0o777 == 0o600
 
 
 def test_a_vs_code_servers_file_and_streamable_http_type() -> None:
