@@ -61,9 +61,10 @@ class ToolApprovalDialog(QDialog):
         buttons.addButton(self.once_button, QDialogButtonBox.ButtonRole.AcceptRole)
         buttons.addButton(self.always_button, QDialogButtonBox.ButtonRole.AcceptRole)
         buttons.addButton(self.deny_button, QDialogButtonBox.ButtonRole.RejectRole)
-        # Enter must not run a tool by accident: no default button.
+        # Enter or Space must not run a tool by accident: no default button, focus on Deny.
         for button in (self.once_button, self.always_button, self.deny_button):
             button.setAutoDefault(False)
+        self.deny_button.setFocus()
         layout = QVBoxLayout(self)
         layout.addWidget(title)
         layout.addWidget(description)

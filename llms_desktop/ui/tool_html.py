@@ -7,10 +7,13 @@ import json
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from llms_desktop.tools.loop import DENIED
 from llms_desktop.types import Message
 from llms_desktop.ui.theme import ChatColors
 
 TOOL_LINK = "tool:"
+# A gear from DejaVu Sans and most UI fonts (an emoji needs a colour font few systems have).
+CALL_MARK = "⚙"
 # An expanded result shows this much; the model got all of it.
 SHOWN_RESULT = 4000
 
@@ -24,7 +27,7 @@ def tool_calls(colors: ChatColors, calls: Iterable[Mapping[str, Any]], *, live: 
         arguments = html.escape(_compact(str(function.get("arguments") or "")))
         cursor = "▍" if live else ""
         lines.append(
-            f'<p style="margin-top:2px;margin-bottom:2px;color:{colors.muted}">🔧 '
+            f'<p style="margin-top:2px;margin-bottom:2px;color:{colors.muted}">{CALL_MARK} '
             f'<span style="font-weight:600">{name}</span> '
             f'<span style="font-family:monospace">{arguments}{cursor}</span></p>'
         )
@@ -37,6 +40,8 @@ def tool_result(colors: ChatColors, message: Message, *, expanded: bool) -> str:
     name = html.escape(message.name or "tool")
     if message.status == "cancelled":
         what, color = "stopped", colors.warning
+    elif message.error == DENIED:
+        what, color = "denied", colors.warning
     elif message.error:
         what, color = "failed", colors.error
     else:
@@ -50,12 +55,13 @@ def tool_result(colors: ChatColors, message: Message, *, expanded: bool) -> str:
     text = message.content
     if len(text) > SHOWN_RESULT:
         text = text[:SHOWN_RESULT] + f"\n… ({len(message.content) - SHOWN_RESULT:,} more)"
-    body = html.escape(text).replace("\n", "<br>")
+    # Kept as the tool wrote it (JSON's indentation), long lines wrapped.
     return (
         f"{toggle}"
         f'<table width="100%" cellspacing="0" cellpadding="8" border="0" '
         f'style="background-color:{colors.reasoning_background}"><tr><td>'
-        f'<p style="font-family:monospace;margin:0">{body}</p></td></tr></table>'
+        f'<p style="font-family:monospace;white-space:pre-wrap;margin:0">{html.escape(text)}</p>'
+        "</td></tr></table>"
     )
 
 

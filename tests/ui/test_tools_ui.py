@@ -99,7 +99,7 @@ def test_the_window_asks_runs_the_tool_and_shows_its_result(
         assert dialog.arguments.toPlainText() == '{\n  "text": "from the window"\n}'
         assert dialog.always_button.text() == "Always allow echo"
         # The call streamed live into the answer before the dialog opened.
-        assert '🔧 echo {"text": "from the window"}' in view.toPlainText()
+        assert '⚙ echo {"text": "from the window"}' in view.toPlainText()
         dialog.once_button.click()
         await wait_until(lambda: not app.window.composer.streaming, seconds=20)
 
@@ -187,7 +187,7 @@ def test_a_second_window_opened_mid_loop_follows_the_next_round(
         second.controller.open_thread(thread.id)
         # The first round is over: shown once, finished, with its call; nothing is live.
         assert second.chat_view.chat.live_message_id is None
-        assert second.chat_view.toPlainText().count('🔧 echo {"text": "two windows"}') == 1
+        assert second.chat_view.toPlainText().count('⚙ echo {"text": "two windows"}') == 1
         dialog = approval_dialog()
         assert dialog is not None
         dialog.once_button.click()
