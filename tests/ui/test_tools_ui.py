@@ -98,6 +98,7 @@ def test_the_window_asks_runs_the_tool_and_shows_its_result(
         assert dialog.call.tool.server == "ours"
         assert dialog.arguments.toPlainText() == '{\n  "text": "from the window"\n}'
         assert dialog.always_button.text() == "Always allow echo"
+        assert dialog.focusWidget() is dialog.deny_button  # Enter or Space runs nothing
         # The call streamed live into the answer before the dialog opened.
         assert '⚙ echo {"text": "from the window"}' in view.toPlainText()
         dialog.once_button.click()
