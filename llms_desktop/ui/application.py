@@ -53,7 +53,7 @@ def run_gui(data_dir: str | None = None, *, quit_after_show: bool = False) -> in
     providers = ProviderSetup(folder, timeouts=lambda: Timeouts.from_single(settings.timeout))
     # The window reads on `store`; every write goes through its own thread and connection.
     writer = StoreWriter.beside(store)
-    services = AppServices(store, settings, registry, providers, writer)
+    services = AppServices(store, settings, registry, providers, writer, folder)
     api_server = ApiServerController(settings, providers.registry, writer)
     # Exchanges through the in-app server are saved as threads: show them in the sidebars.
     api_server.exchange_ended.connect(registry.threads_changed)

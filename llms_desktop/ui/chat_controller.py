@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QObject, Signal
 
@@ -13,12 +14,16 @@ from llms_desktop import errors, titles, turns
 from llms_desktop import settings as keys
 from llms_desktop.session import ChatSession
 from llms_desktop.store import Store
-from llms_desktop.types import Delta, Message, ReasoningDelta, TextDelta, Thread
+from llms_desktop.types import Delta, Message, ReasoningDelta, TextDelta, Thread, ToolCallDelta
 from llms_desktop.ui.background_writes import BackgroundWrites
 from llms_desktop.ui.chat_services import ChatServices, Planner, ResolvedModel, WindowParts
+from llms_desktop.ui.chat_tools import approve, enabled_tools
 from llms_desktop.ui.message_actions import MessageActions
 from llms_desktop.ui.reply_streamer import ReplyStreamer
 from llms_desktop.ui.retry_wait import RetryWait
+
+if TYPE_CHECKING:
+    from llms_desktop.tools.loop import PendingCall
 
 
 class ChatController(QObject):
@@ -109,13 +114,15 @@ class ChatController(QObject):
         self._update_welcome()
         self.parts.thread_settings.show_settings(thread.system_prompt, thread.params)
         streamer = self.services.registry.streamer_for(thread_id)
-        live_id = streamer.assistant_message.id if streamer and streamer.assistant_message else None
+        live = streamer.assistant_message if streamer and streamer.answer_open else None
+        live_id = live.id if live else None
         messages = [m for m in store.messages(thread_id) if m.id != live_id]
         self.parts.chat_view.show_thread(messages)
         if thread.model:
             ref = f"{thread.provider}/{thread.model}" if thread.provider else thread.model
             self.parts.composer.set_model(ref)
         if streamer is not None and streamer.assistant_message is not None:
+            # Between rounds of a tool loop no answer is open: follow for the next one.
             self._follow(streamer, catch_up=True)
         if message_id:
             self.parts.chat_view.scrollToAnchor(f"msg-{message_id}")
@@ -265,7 +272,8 @@ class ChatController(QObject):
             )
         elif failed is not None and failed.status == "error":
             self.actions.regenerate(failed.id)  # its partial text stays as the first version
-        elif path and path[-1].role == "user":
+        elif path and path[-1].role in ("user", "tool"):
+            # Answer again what is there (after tool results: the next round of the loop).
             self.actions.regenerate(None)
         elif text is not None:
             self.send(text)
@@ -314,7 +322,18 @@ class ChatController(QObject):
         async def run(streamer: ReplyStreamer) -> Message:
             resolved = await services.resolve(model)
             turn = plan(services.store, resolved, stream)
-            message = await ChatSession(resolved.provider, services.writer).run(turn, streamer)
+            session = ChatSession(resolved.provider, services.writer)
+            tools = await enabled_tools(services, self.parts.notify)
+            if tools is None:
+                message = await session.run(turn, streamer)
+            else:
+                from llms_desktop.tools.loop import ToolLoop
+
+                manager, toolbox = tools
+                rounds = services.settings.tool_rounds
+                ask = functools.partial(approve, parts=self.parts)
+                loop = ToolLoop(session, manager, toolbox, ask, max_rounds=rounds)
+                message = await loop.run(turn, streamer)
             self._after_answer(turn, resolved, message)
             return message
 
@@ -355,9 +374,12 @@ class ChatController(QObject):
         streamer.finished.connect(self._on_finished)
         streamer.cancelled.connect(self._on_cancelled)
         streamer.failed.connect(self._on_failed)
+        streamer.answer_finished.connect(self._on_answer_finished)
+        streamer.tool_started.connect(self._on_tool_started)
+        streamer.tool_finished.connect(self._on_tool_finished)
         self.parts.composer.set_streaming(True)
         self.streaming_changed.emit(True)
-        if catch_up and streamer.assistant_message is not None:
+        if catch_up and streamer.assistant_message is not None and streamer.answer_open:
             view = self.parts.chat_view
             view.begin_answer(streamer.assistant_message)
             reasoning = streamer.accumulated.reasoning_text
@@ -366,6 +388,11 @@ class ChatController(QObject):
             text = streamer.accumulated.text
             if text:
                 view.add_delta(TextDelta(text))
+            for index, call in enumerate(streamer.accumulated.tool_call_dicts()):
+                function = call["function"]
+                view.add_delta(
+                    ToolCallDelta(index, call["id"], function["name"], function["arguments"])
+                )
             loop_now = asyncio.get_running_loop().time()
             started = streamer.started_at or loop_now
             first = streamer.first_delta_at
@@ -386,6 +413,9 @@ class ChatController(QObject):
             (streamer.finished, self._on_finished),
             (streamer.cancelled, self._on_cancelled),
             (streamer.failed, self._on_failed),
+            (streamer.answer_finished, self._on_answer_finished),
+            (streamer.tool_started, self._on_tool_started),
+            (streamer.tool_finished, self._on_tool_finished),
         ):
             with contextlib.suppress(RuntimeError, TypeError):
                 signal.disconnect(slot)
@@ -427,6 +457,20 @@ class ChatController(QObject):
     def _on_finished(self, message: Message) -> None:
         self._end(message)
 
+    def _on_answer_finished(self, message: Message) -> None:
+        # With tools, an answer that asked for them ends before the loop goes on.
+        view = self.parts.chat_view
+        if view.chat.live_message_id == message.id:
+            view.end_answer(message)
+
+    def _on_tool_started(self, call: PendingCall) -> None:
+        self.parts.status.clear_status(f"Running {call.tool.name} ({call.tool.server})…")
+
+    def _on_tool_finished(self, result: Message) -> None:
+        self.parts.chat_view.append_message(result)
+        answer = self._streamer.assistant_message if self._streamer is not None else None
+        self.parts.status.waiting((answer.model if answer else None) or "the model")
+
     def _on_cancelled(self, message: Message | None) -> None:
         self._end(message)
         self._restore_unsaved_prompt()
@@ -451,7 +495,10 @@ class ChatController(QObject):
     def _end(self, message: Message | None) -> None:
         self._detach()
         if message is not None:
-            self.parts.chat_view.end_answer(message)
+            view = self.parts.chat_view
+            shown = any(m.id == message.id for m in view.chat.messages)
+            if view.chat.live_message_id == message.id or not shown:
+                view.end_answer(message)
             self.parts.status.finished(message)
         self.services.registry.threads_changed.emit()
         self.parts.composer.focus_prompt()

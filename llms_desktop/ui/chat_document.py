@@ -6,8 +6,10 @@ from dataclasses import dataclass, field, replace
 
 from PySide6.QtGui import QTextBlockFormat, QTextCharFormat, QTextCursor, QTextDocument
 
+from llms_desktop.accumulate import Accumulator
 from llms_desktop.markdown_stream import MarkdownStream, reference_definitions
-from llms_desktop.types import Message
+from llms_desktop.types import Message, ToolCallDelta
+from llms_desktop.ui import tool_html
 from llms_desktop.ui.message_html import SPACER, MessageHtml
 
 CURSOR_GLYPH = "▍"
@@ -25,6 +27,7 @@ class _Live:
     code_count: int = 0
     text_started: bool = False
     tail_start: int = 0  # document position where the re-rendered tail begins
+    tool_calls: Accumulator = field(default_factory=Accumulator)  # calls as they stream
 
 
 class ChatDocument:
@@ -92,6 +95,11 @@ class ChatDocument:
         if self._live is not None and text:
             self._live.reasoning.append(text)
 
+    def add_tool_call(self, delta: ToolCallDelta) -> None:
+        """Queue a tool-call fragment: the call's name, then its arguments growing."""
+        if self._live is not None:
+            self._live.tool_calls.add(delta)
+
     def flush(self) -> bool:
         """Render what arrived since the last flush; returns whether anything changed."""
         live = self._live
@@ -130,10 +138,11 @@ class ChatDocument:
         if rest:
             self._commit_markdown(live, rest)
         streamed = "".join(live.committed)
-        if final.content != streamed or reference_definitions(final.content):
+        if final.content != streamed or reference_definitions(final.content) or final.tool_calls:
             # The store's final text differs from what streamed (a non-streamed answer, or a
             # provider correction): the stored message wins. Link references defined at the
-            # end only resolve in chunks rendered knowing them: render the answer again.
+            # end only resolve in chunks rendered knowing them; tool calls are rendered with
+            # the finished message: render the answer again.
             self._live = None
             self.messages.append(final)
             self.rebuild()
@@ -187,8 +196,13 @@ class ChatDocument:
             unit, _ = self.builder.chunk(live.message, markdown, live.code_count)
         elif live.reasoning:
             unit = self._reasoning_unit(live, live_now=True)
+        elif live.tool_calls.tool_calls:
+            unit = ""
         else:
             unit = f"<p>{CURSOR_GLYPH}</p>"
+        if live.tool_calls.tool_calls:
+            calls = live.tool_calls.tool_call_dicts()
+            unit += tool_html.tool_calls(self.builder.colors, calls, live=True)
         self._append(unit)
 
     def _remove_tail(self, live: _Live) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from llms_desktop import turns
 from llms_desktop.providers.base import Provider
@@ -19,6 +19,9 @@ from llms_desktop.ui.stream_registry import StreamRegistry
 from llms_desktop.ui.stream_status import StreamStatus
 from llms_desktop.ui.thread_list import ThreadSidebar
 from llms_desktop.ui.thread_settings import ThreadSettingsPanel
+
+if TYPE_CHECKING:
+    from llms_desktop.tools.manager import ToolManager
 
 # Plans an exchange once its model is resolved: (store, resolved model, stream) -> Turn.
 Planner = Callable[[Store, "ResolvedModel", bool], turns.Turn]
@@ -66,6 +69,10 @@ class ChatServices(Protocol):
 
     def has_provider(self) -> bool:
         """Whether any provider is set up and enabled."""
+        ...
+
+    async def tool_manager(self) -> ToolManager | None:
+        """The MCP servers (none started yet), or None when tools are not available."""
         ...
 
 

@@ -286,6 +286,11 @@ class MainWindow(QMainWindow):
         page = ProvidersPage(self.services.providers, dialog)
         page.providers_changed.connect(self.services.registry.providers_changed)
         dialog.add_page(page, "Providers")
+        from llms_desktop.ui.tools_page import ToolsPage  # not needed to show the window
+
+        dialog.add_page(
+            ToolsPage(self.services.tool_manager, self.services.settings, dialog), "Tools"
+        )
         dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         dialog.show()
         return dialog

@@ -8,6 +8,7 @@ import time
 from llms_desktop.markdown_render import MarkdownRenderer
 from llms_desktop.markdown_stream import MarkdownStream, reference_definitions
 from llms_desktop.types import Message
+from llms_desktop.ui import tool_html
 from llms_desktop.ui.theme import ChatColors
 
 # Every unit starts with this tiny paragraph. Inserting HTML into a QTextDocument merges the
@@ -124,6 +125,8 @@ class MessageHtml:
 
     def message_units(self, message: Message, *, expanded: bool) -> list[str]:
         """All units of a finished message, exactly as streaming would have produced them."""
+        if message.role == "tool":
+            return [tool_html.tool_result(self.colors, message, expanded=expanded)]
         units = [self.header(message)]
         if message.role == "user":
             units.append(self.user_body(message))
@@ -141,6 +144,8 @@ class MessageHtml:
             chunk_html, count = self.chunk(message, markdown, codes, references)
             codes += count
             units.append(chunk_html)
+        if message.tool_calls:
+            units.append(tool_html.tool_calls(self.colors, message.tool_calls, live=False))
         if message.role == "assistant" and message.status != "streaming":
             units.append(self.footer(message))
         return units
