@@ -5,18 +5,20 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
-from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QObject, Signal
 
-from llms_desktop import errors, titles, turns
+from llms_desktop import errors, turns
 from llms_desktop import settings as keys
 from llms_desktop.session import ChatSession
 from llms_desktop.store import Store
 from llms_desktop.types import Delta, Message, ReasoningDelta, TextDelta, Thread, ToolCallDelta
+from llms_desktop.ui.after_answer import AfterAnswer
 from llms_desktop.ui.background_writes import BackgroundWrites
 from llms_desktop.ui.chat_services import ChatServices, Planner, ResolvedModel, WindowParts
+from llms_desktop.ui.chat_settings import ChatSettings
 from llms_desktop.ui.chat_tools import approve, enabled_tools
 from llms_desktop.ui.message_actions import MessageActions
 from llms_desktop.ui.reply_streamer import ReplyStreamer
@@ -47,12 +49,13 @@ class ChatController(QObject):
         self._model_task: asyncio.Task[None] | None = None
         # A prompt sent but not saved yet: it goes back into the box if the answer cannot start.
         self._unsaved_prompt: str | None = None
-        self._tasks: set[asyncio.Task[None]] = set()
         self.writes = BackgroundWrites(services.writer, self)
         self.writes.failed.connect(self._on_write_failed)
         self.retry_wait = RetryWait(parts.status, self)
         self.actions = MessageActions(self)
-        self._show_draft_settings()
+        self.settings_panel = ChatSettings(self)
+        self.settings_panel.show_draft()
+        self.after_answer = AfterAnswer(self)
         services.registry.stream_started.connect(self._on_registry_stream_started)
         services.registry.threads_changed.connect(self._on_threads_changed)
         services.registry.providers_changed.connect(self._on_providers_changed)
@@ -69,8 +72,7 @@ class ChatController(QObject):
         if self._model_task is not None:
             self._model_task.cancel()
         self.retry_wait.cancel()
-        for task in self._tasks:
-            task.cancel()
+        self.after_answer.cancel()
 
     # Threads ----------------------------------------------------------------------------------
     def open_last_thread(self) -> None:
@@ -91,7 +93,7 @@ class ChatController(QObject):
         self.parts.sidebar.select(None)
         self.parts.status.clear_status()
         self._update_welcome()
-        self._show_draft_settings()
+        self.settings_panel.show_draft()
         self.thread_changed.emit(None)
         self.parts.composer.focus_prompt()
 
@@ -112,7 +114,7 @@ class ChatController(QObject):
         self.parts.banner.hide()
         self.parts.status.clear_status()
         self._update_welcome()
-        self.parts.thread_settings.show_settings(thread.system_prompt, thread.params)
+        self.settings_panel.show(thread)
         streamer = self.services.registry.streamer_for(thread_id)
         live = streamer.assistant_message if streamer and streamer.answer_open else None
         live_id = live.id if live else None
@@ -137,10 +139,11 @@ class ChatController(QObject):
         if title:
             self.writes.write(
                 lambda store: store.rename_thread(thread_id, title),
-                lambda _: self._thread_renamed(thread_id),
+                lambda _: self.thread_renamed(thread_id),
             )
 
-    def _thread_renamed(self, thread_id: str) -> None:
+    def thread_renamed(self, thread_id: str) -> None:
+        """A thread's title changed (here, or its first answer named it)."""
         self.services.registry.threads_changed.emit()
         if thread_id == self.thread_id:
             self.thread_changed.emit(self.services.store.get_thread(thread_id))
@@ -164,44 +167,6 @@ class ChatController(QObject):
                 lambda _: self.services.registry.threads_changed.emit(),
             )
 
-    # This chat's settings ---------------------------------------------------------------------
-    def _show_draft_settings(self) -> None:
-        # A new chat starts from Preferences' defaults.
-        settings = self.services.settings
-        self.parts.thread_settings.show_settings(
-            settings.system_prompt or None, settings.default_params()
-        )
-
-    def edit_thread_settings(self, system_prompt: str, params: Mapping[str, Any]) -> None:
-        """The user changed this chat's system prompt or parameters; a saved chat keeps them."""
-        thread_id = self.thread_id
-        if thread_id is None:
-            return  # a new chat is created with the panel's values when first sent
-        thread = self.services.store.get_thread(thread_id)
-        if thread is None:
-            return
-        self.writes.write(
-            lambda store: store.update_thread_settings(
-                thread_id,
-                model=thread.model,
-                provider=thread.provider,
-                system_prompt=system_prompt or None,
-                params=dict(params),
-            )
-        )
-
-    def reset_thread_settings(self) -> None:
-        """Preferences' defaults for this chat's system prompt and parameters."""
-        self._show_draft_settings()
-        panel = self.parts.thread_settings
-        self.edit_thread_settings(panel.system_edit.toPlainText().strip(), panel.params())
-
-    def chat_settings(self) -> tuple[str, dict[str, Any]]:
-        """This chat's system prompt and parameters, as the panel shows them."""
-        panel = self.parts.thread_settings
-        panel.flush()
-        return panel.system_edit.toPlainText().strip(), panel.params()
-
     # Sending --------------------------------------------------------------------------------
     def send(self, text: str) -> None:
         """Send a prompt in the open thread (or a new one), or an edited message's new text."""
@@ -224,7 +189,7 @@ class ChatController(QObject):
             return
         self.parts.banner.hide()
         thread_id = self.thread_id
-        system_prompt, params = self.chat_settings()
+        system_prompt, params = self.settings_panel.current()
 
         def plan(store: Store, resolved: ResolvedModel, stream: bool) -> turns.Turn:
             return turns.plan_send(
@@ -334,37 +299,12 @@ class ChatController(QObject):
                 ask = functools.partial(approve, parts=self.parts)
                 loop = ToolLoop(session, manager, toolbox, ask, max_rounds=rounds)
                 message = await loop.run(turn, streamer)
-            self._after_answer(turn, resolved, message)
+            self.after_answer.handle(turn, resolved, message)
             return message
 
         streamer = services.registry.start(run)
         self._follow(streamer, catch_up=False)
         self.parts.status.waiting(model or "the model")
-
-    def _after_answer(self, turn: turns.Turn, resolved: ResolvedModel, answer: Message) -> None:
-        for notice in getattr(resolved.provider, "notices", ()):
-            self.parts.notify(f"Note: {notice}")
-        new_chat = turn.thread_id is None and bool(turn.user_text) and bool(answer.content)
-        if new_chat and titles.should_ask(self.services.settings.auto_title, resolved.base_url):
-            task = asyncio.get_running_loop().create_task(
-                self._title(answer.thread_id, turn.user_text or "", answer.content, resolved)
-            )
-            self._tasks.add(task)
-            task.add_done_callback(self._tasks.discard)
-
-    async def _title(
-        self, thread_id: str, question: str, answer: str, resolved: ResolvedModel
-    ) -> None:
-        """Name a new chat after its first exchange; its first words stay if this fails."""
-        try:
-            title = await titles.ask_title(resolved.provider, resolved.model, question, answer)
-        except errors.LlmsDesktopError:
-            return
-        if title:
-            self.writes.write(
-                lambda store: store.rename_thread(thread_id, title),
-                lambda _: self._thread_renamed(thread_id),
-            )
 
     # Following a live answer ----------------------------------------------------------------
     def _follow(self, streamer: ReplyStreamer, *, catch_up: bool) -> None:

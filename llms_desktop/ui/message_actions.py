@@ -90,7 +90,7 @@ class MessageActions(QObject):
         thread_id = self.chat.thread_id
         if thread_id is None or self.chat.busy:
             return
-        _, params = self.chat.chat_settings()
+        _, params = self.chat.settings_panel.current()
 
         def plan(store: Store, resolved: ResolvedModel, stream: bool) -> turns.Turn:
             return turns.plan_regenerate(
@@ -112,7 +112,7 @@ class MessageActions(QObject):
         thread_id = self.chat.thread_id
         if thread_id is None or self.chat.busy or not text.strip():
             return
-        _, params = self.chat.chat_settings()
+        _, params = self.chat.settings_panel.current()
 
         def plan(store: Store, resolved: ResolvedModel, stream: bool) -> turns.Turn:
             return turns.plan_edit(
@@ -135,7 +135,7 @@ class MessageActions(QObject):
         thread_id = self.chat.thread_id
         if thread_id is None or self.chat.busy:
             return
-        _, params = self.chat.chat_settings()
+        _, params = self.chat.settings_panel.current()
 
         def plan(store: Store, resolved: ResolvedModel, stream: bool) -> turns.Turn:
             return turns.plan_continue(
