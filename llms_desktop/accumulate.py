@@ -26,6 +26,31 @@ class _ToolCall:
     arguments: list[str] = field(default_factory=list)
 
 
+class ToolCallIndexes:
+    """Gives each tool call of one response a stable index, whatever the wire says.
+
+    Servers that leave `index` out put every call at list position 0 of its chunk; such a
+    server starts each call with its id, so a fragment with a new id under an index already
+    used starts a new call at the next free index, and the fragments after it follow it there.
+    """
+
+    def __init__(self) -> None:
+        self._ids: dict[int, str | None] = {}  # call index -> its id (once known)
+        self._remap: dict[int, int] = {}  # wire index -> call index
+
+    def index(self, delta: ToolCallDelta) -> int:
+        """The call index for this fragment."""
+        index = self._remap.get(delta.index, delta.index)
+        if index in self._ids:
+            known = self._ids[index]
+            if delta.id and known and delta.id != known:
+                index = max(self._ids) + 1
+                self._remap[delta.index] = index
+        if not self._ids.get(index):
+            self._ids[index] = delta.id
+        return index
+
+
 @dataclass
 class Accumulator:
     """Folds deltas one at a time; `completion()` gives the result so far (usable mid-stream)."""
@@ -36,7 +61,7 @@ class Accumulator:
     finish_reason: str | None = None
     usage: Usage | None = None
     info: ResponseInfo = field(default_factory=ResponseInfo)
-    _remap: dict[int, int] = field(default_factory=dict)  # wire index -> call index
+    _indexes: ToolCallIndexes = field(default_factory=ToolCallIndexes)
 
     def add(self, delta: Delta) -> None:
         """Fold one delta in."""
@@ -46,14 +71,7 @@ class Accumulator:
             case ReasoningDelta(text=text):
                 self.reasoning.append(text)
             case ToolCallDelta():
-                index = self._remap.get(delta.index, delta.index)
-                existing = self.tool_calls.get(index)
-                if existing is not None and delta.id and existing.id and delta.id != existing.id:
-                    # A new call under an index already used: servers that leave `index` out
-                    # (the list position is then 0 in every chunk) start each call with its id.
-                    index = max(self.tool_calls) + 1
-                    self._remap[delta.index] = index
-                call = self.tool_calls.setdefault(index, _ToolCall())
+                call = self.tool_calls.setdefault(self._indexes.index(delta), _ToolCall())
                 # id, name and type come in the first fragment; later ones carry arguments only.
                 call.id = call.id or delta.id
                 call.type = call.type or delta.type

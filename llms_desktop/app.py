@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from llms_desktop.providers.base import MODEL_ENV
@@ -14,6 +16,7 @@ if TYPE_CHECKING:
     from llms_desktop.providers.setup import ProviderSetup
     from llms_desktop.store import Store
     from llms_desktop.store.writer import Writer
+    from llms_desktop.tools.manager import ToolManager
     from llms_desktop.ui.stream_registry import StreamRegistry
 
 
@@ -25,6 +28,7 @@ class Resolved:
     provider_id: str
     model: str
     params: dict[str, Any]
+    base_url: str | None = None  # where the provider lives (a local server may title chats)
 
 
 class AppServices:
@@ -38,12 +42,28 @@ class AppServices:
         registry: StreamRegistry,
         providers: ProviderSetup,
         writer: Writer | None = None,
+        data_folder: Path | None = None,
     ) -> None:
         self.store = store
         self.writer: Store | Writer = store if writer is None else writer
         self.settings = settings
         self.registry = registry
         self.providers = providers
+        self.data_folder = data_folder
+        self._tools: ToolManager | None = None
+        self._tools_lock = asyncio.Lock()
+
+    async def tool_manager(self) -> ToolManager | None:
+        """The MCP servers of mcp.json (read once, off the event loop; none start here), or
+        None without a data folder. Raises ConfigError for an unreadable mcp.json."""
+        if self.data_folder is None:
+            return None
+        async with self._tools_lock:
+            if self._tools is None:
+                from llms_desktop.tools.manager import ToolManager
+
+                self._tools = await asyncio.to_thread(ToolManager.in_folder, self.data_folder)
+        return self._tools
 
     async def resolve(self, model_ref: str) -> Resolved:
         """The provider for a `provider/model` id (or a bare one), and the model to ask for.
@@ -58,7 +78,9 @@ class AppServices:
             "type a model id in the model box, or set a default model in Preferences",
         )
         provider = await registry.provider(route.config)
-        return Resolved(provider, route.config.id, model, dict(route.config.params))
+        return Resolved(
+            provider, route.config.id, model, dict(route.config.params), route.config.base_url
+        )
 
     async def list_models(self) -> tuple[list[str], list[str]]:
         """Model ids (`provider/model`) for the picker, and problems worth telling the user."""
@@ -73,6 +95,8 @@ class AppServices:
 
     async def aclose(self) -> None:
         await self.providers.registry.aclose()
+        if self._tools is not None:
+            await self._tools.aclose()
 
 
 def main_gui(data_dir: str | None) -> int:

@@ -20,7 +20,8 @@
     │   ├── StreamError              an error frame or payload in the middle of an answer
     │   └── ProtocolError            a response we cannot read (not JSON, empty, ended early)
     │       └── StreamEndedEarly     the stream stopped before the model said it finished
-    └── StoreError                   the thread database failed (locked, disk full, corrupt)
+    ├── StoreError                   the thread database failed (locked, disk full, corrupt)
+    └── ToolError                    an MCP server would not start, crashed, or a tool call failed
 
 Anything that is not an LlmsDesktopError is a bug and is reported with its traceback.
 """
@@ -143,6 +144,10 @@ class StreamEndedEarly(ProtocolError):
 
 class StoreError(LlmsDesktopError):
     """The thread database could not be read or written."""
+
+
+class ToolError(LlmsDesktopError):
+    """An MCP server could not be started or reached, or a tool call failed or timed out."""
 
 
 def retry_phrase(seconds: float) -> str:

@@ -133,12 +133,13 @@ class ChatSession:
 
     def _in_memory(self, turn: Turn) -> tuple[Thread, Message | None, Message]:
         """The thread and messages of an exchange that is not saved (`--no-store`)."""
-        if turn.thread_id is not None or turn.continue_id is not None:
+        if turn.continue_id is not None:
             raise ConfigError("Continuing a thread needs the thread database (drop --no-store).")
         now = time.time()
         settings = turn.settings
         thread = Thread(
-            id=uuid.uuid4().hex,
+            # A later round of an unsaved tool loop names the thread its first round made up.
+            id=turn.thread_id or uuid.uuid4().hex,
             title=turn.title,
             created_at=now,
             updated_at=now,
@@ -148,7 +149,7 @@ class ChatSession:
             params=dict(settings.params),
         )
         user = None
-        parent_id = None
+        parent_id = turn.parent_id
         if turn.user_text is not None:
             user = Message(uuid.uuid4().hex, thread.id, "user", turn.user_text, created_at=now)
             parent_id = user.id

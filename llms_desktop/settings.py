@@ -119,6 +119,8 @@ DEFAULT_MAX_TOKENS = Spec("chat/default_max_tokens", 0, _int_range(0, 1_000_000)
 # machine or network (free to ask), "always", or "off" (the first words of the message).
 AUTO_TITLES = ("local", "always", "off")
 AUTO_TITLE = Spec("chat/auto_title", "local", _choice(*AUTO_TITLES))
+# Rounds of MCP tool calls one message may lead to before the app stops asking the model.
+TOOL_ROUNDS = Spec("tools/max_rounds", 8, _int_range(1, 100))
 
 ALL_SPECS = (
     STREAM,
@@ -137,6 +139,7 @@ ALL_SPECS = (
     DEFAULT_TOP_P,
     DEFAULT_MAX_TOKENS,
     AUTO_TITLE,
+    TOOL_ROUNDS,
 )
 
 Listener = Callable[[str], None]
@@ -222,6 +225,10 @@ class Settings:
     @property
     def auto_title(self) -> str:
         return str(self.get(AUTO_TITLE))
+
+    @property
+    def tool_rounds(self) -> int:
+        return int(self.get(TOOL_ROUNDS))
 
     def default_params(self) -> dict[str, Any]:
         """The request parameters a new chat starts with (only those set)."""

@@ -6,13 +6,14 @@ stored tree; `ChatSession.run` then carries a Turn out without guessing any hist
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import dataclasses
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from llms_desktop.branches import MessageTree
 from llms_desktop.errors import ConfigError
-from llms_desktop.history import MERGE_SEPARATOR, history_messages, with_system
+from llms_desktop.history import MERGE_SEPARATOR, history_messages, replayable_calls, with_system
 from llms_desktop.types import ChatMessage, ChatRequest, Message, Thread
 
 if TYPE_CHECKING:
@@ -127,7 +128,8 @@ def plan_regenerate(
             raise ConfigError("Only an answer can be regenerated; edit a message of yours.")
         parent = answer.parent_id
     path = tree.path_to(parent)
-    if not path or path[-1].role != "user":
+    # An answer after tool results (a tool loop's last round) is answered again from them.
+    if not path or path[-1].role not in ("user", "tool"):
         raise ConfigError("There is nothing to answer again: no message of yours precedes it.")
     settings = _settings(thread, model, provider_id, None, params)
     return Turn(
@@ -202,6 +204,28 @@ def plan_continue(
         continue_id=answer.id,
         settings=settings,
         save_settings=settings != ThreadSettings.of(thread),
+    )
+
+
+def plan_after_tools(previous: Turn, answer: Message, results: Sequence[Message]) -> Turn:
+    """The next round of a tool loop: what `previous` sent, then the `answer` that asked for
+    tools and their `results` (role tool, in call order); the reply goes under the last result.
+    """
+    messages = list(previous.request.messages)
+    if previous.continue_id is not None and messages and messages[-1].role == "assistant":
+        messages.pop()  # the continued text is part of `answer` now
+    calls = replayable_calls(answer)
+    messages.append(ChatMessage("assistant", answer.content or None, tool_calls=calls))
+    messages.extend(
+        ChatMessage("tool", result.content, tool_call_id=result.tool_call_id) for result in results
+    )
+    return Turn(
+        request=dataclasses.replace(previous.request, messages=tuple(messages)),
+        provider_id=previous.provider_id,
+        thread_id=answer.thread_id,
+        parent_id=results[-1].id if results else answer.id,
+        settings=previous.settings,
+        save_settings=False,
     )
 
 

@@ -176,6 +176,9 @@ class Message:
     created_at: float = 0.0
     # When this version was last chosen among its siblings (None: when it was created).
     selected_at: float | None = None
+    # A tool result (role "tool"): the id of the call it answers, and the tool's name.
+    tool_call_id: str | None = None
+    name: str | None = None
 
     @property
     def tokens_per_second(self) -> float | None:

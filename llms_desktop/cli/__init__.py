@@ -62,7 +62,7 @@ DATA_DIR_HELP = (
 
 def build_parser() -> argparse.ArgumentParser:
     """The full command-line parser."""
-    from llms_desktop.cli import chat, models, providers, serve, threads
+    from llms_desktop.cli import chat, models, providers, serve, threads, tools
 
     parser = argparse.ArgumentParser(
         prog="llms-desktop",
@@ -76,6 +76,7 @@ def build_parser() -> argparse.ArgumentParser:
     providers.register(commands)
     serve.register(commands)
     threads.register(commands)
+    tools.register(commands)
     _accept_data_dir_anywhere(parser)
     return parser
 

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 from llms_desktop import errors
 from llms_desktop.accumulate import Accumulator
 from llms_desktop.cli import add_connection_options, open_store
+from llms_desktop.cli.chat_tools import add_tool_options, echo_call, echo_result
 from llms_desktop.cli.connect import add_provider_option, choose_model, close, open_for
 from llms_desktop.providers.base import MODEL_ENV
 from llms_desktop.text_hygiene import clean_text
@@ -24,6 +25,7 @@ from llms_desktop.types import (
 
 if TYPE_CHECKING:
     from llms_desktop.store import Store
+    from llms_desktop.tools.loop import PendingCall
     from llms_desktop.turns import Turn
 
 
@@ -82,6 +84,7 @@ def register(commands: Any) -> None:
     parser.add_argument(
         "--no-store", action="store_true", help="do not save this exchange in the thread database"
     )
+    add_tool_options(parser)
     parser.add_argument(
         "prompt", metavar="PROMPT", nargs="?", help="the message; - reads it from stdin"
     )
@@ -125,13 +128,17 @@ def run(args: argparse.Namespace) -> int:
             raise errors.ConfigError(f"{flag} takes no PROMPT: it answers the thread again.")
     if args.prompt is None and not again:
         raise errors.ConfigError("Give a PROMPT (or - to read it from stdin).")
+    if args.yes and not args.tools:
+        raise errors.ConfigError("--yes approves tool calls: it goes with --tools.")
     prompt = read_prompt(args.prompt) if args.prompt is not None else None
     return asyncio.run(_chat(args, prompt))
 
 
 async def _chat(args: argparse.Namespace, prompt: str | None) -> int:
     # httpx and sqlite3 load here, not at parse time: `--version` and `--help` stay fast.
+    from llms_desktop.cli.chat_tools import open_tools
     from llms_desktop.session import ChatSession
+    from llms_desktop.tools.loop import ToolLoop
 
     if args.no_store and args.thread:
         raise errors.ConfigError("--thread continues a saved thread: it cannot go with --no-store.")
@@ -159,12 +166,26 @@ async def _chat(args: argparse.Namespace, prompt: str | None) -> int:
             printer = _Printer(show_text=not args.json, show_reasoning=args.reasoning)
             completed = False
             turn = _plan(args, store, thread, prompt, model, connected.provider_id, params)
+            session = ChatSession(provider, store)
+            tools = await open_tools(args, args.prompt == "-") if args.tools else None
             try:
-                await ChatSession(provider, store).run(turn, printer)
+                if tools is None:
+                    await session.run(turn, printer)
+                else:
+                    loop = ToolLoop(
+                        session,
+                        tools.manager,
+                        tools.toolbox,
+                        tools.approve,
+                        max_rounds=args.max_rounds,
+                    )
+                    await loop.run(turn, printer)
                 completed = True
             finally:
                 printer.end(completed=completed)
                 _print_notices(provider)
+                if tools is not None:
+                    await tools.manager.aclose()
             if args.json:
                 json.dump(
                     printer.accumulator.completion(), sys.stdout, ensure_ascii=False, indent=2
@@ -245,10 +266,22 @@ class _Printer:
     def on_started(
         self, thread: Thread, user_message: Message | None, assistant_message: Message
     ) -> None:
-        pass
+        # Each round of a tool loop is an answer of its own: --json prints the last one.
+        self.accumulator = Accumulator()
 
     def on_finished(self, message: Message) -> None:
         pass
+
+    def on_tool_started(self, call: PendingCall) -> None:
+        self._close_reasoning()
+        if self._wrote_text:
+            sys.stdout.write("\n")  # the next round's text starts on a line of its own
+            sys.stdout.flush()
+            self._wrote_text = False
+        echo_call(call)
+
+    def on_tool_finished(self, result: Message) -> None:
+        echo_result(result.content, result.error)
 
     def on_delta(self, delta: Delta) -> None:
         self.accumulator.add(delta)

@@ -64,6 +64,34 @@ def _import_sdk() -> None:
     import air.models.client  # noqa: F401
 
 
+def sdk_reads_tool_calls() -> bool:
+    """Whether the installed SDK's answer models keep tool calls (streamed and whole); an SDK
+    that dropped them would turn a tool call into an empty answer."""
+    from air.types import ChatCompletion, ChatCompletionChunk
+
+    def has(model: Any, *path: str) -> bool:
+        for name in path:
+            field = getattr(model, "model_fields", {}).get(name)
+            if field is None:
+                return False
+            model = _model_of(field.annotation)
+        return True
+
+    return has(ChatCompletionChunk, "choices", "delta", "tool_calls") and has(
+        ChatCompletion, "choices", "message", "tool_calls"
+    )
+
+
+def _model_of(annotation: Any) -> Any:
+    """The pydantic model inside List[X] / Optional[X] annotations (or the annotation)."""
+    import typing
+
+    while typing.get_args(annotation):
+        models = [a for a in typing.get_args(annotation) if hasattr(a, "model_fields")]
+        annotation = models[0] if models else typing.get_args(annotation)[0]
+    return annotation
+
+
 class AIRefineryProvider:
     """AI Refinery's chat completions through the SDK's chat client (`air.chat.client`).
 
@@ -77,7 +105,11 @@ class AIRefineryProvider:
       is lost;
     - its stream gives up after 65 s without a byte; `timeouts.read` applies when shorter, and
       also bounds the wait for the response headers. It has no connect timeout of its own;
-    - it ignores proxy environment variables (its aiohttp sessions do not trust the env).
+    - it ignores proxy environment variables (its aiohttp sessions do not trust the env);
+    - tools: `tools`/`tool_choice` and tool messages are sent as given and tool calls come
+      back, but its chunk model requires each streamed call's `index` (a server that leaves it
+      out gets a ProtocolError naming the field). An SDK whose models drop tool calls is
+      refused before sending rather than answering with silence.
     """
 
     def __init__(
@@ -167,6 +199,11 @@ class AIRefineryProvider:
         client = AsyncChatCompletionsClient(
             self._api_key, base_url=self.base_url, default_headers=dict(self._headers)
         )
+        if request.params.get("tools") and not sdk_reads_tool_calls():
+            raise errors.ConfigError(
+                "This airefinery-sdk cannot return tool calls; upgrade it to use tools with AI "
+                "Refinery, or turn tools off for this chat."
+            )
         body = request_body(request)
         for name in _RESERVED_PARAMS:
             body.pop(name, None)

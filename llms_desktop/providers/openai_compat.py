@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 import logging
@@ -61,6 +62,9 @@ class OpenAICompatProvider:
         self.base_url = base_url.rstrip("/")
         self.timeouts = timeouts or Timeouts()
         self._stream_options_ok = True
+        self._streams = 0  # answers in progress: a superseded provider closes once idle
+        self._idle = asyncio.Event()
+        self._idle.set()
         # Things worth telling the user that are not errors (a redirect we followed).
         self.notices: list[str] = []
         request_headers = {"User-Agent": f"llms-desktop/{__version__}"}
@@ -92,6 +96,15 @@ class OpenAICompatProvider:
     async def aclose(self) -> None:
         """Close pooled connections."""
         await self._client.aclose()
+
+    @property
+    def busy(self) -> bool:
+        """Whether an answer is streaming through this provider."""
+        return self._streams > 0
+
+    async def wait_idle(self) -> None:
+        """Until no answer streams through this provider."""
+        await self._idle.wait()
 
     @property
     def chat_url(self) -> str:
@@ -136,6 +149,8 @@ class OpenAICompatProvider:
         body = request_body(request)
         if not self._stream_options_ok:
             body.pop("stream_options", None)
+        self._streams += 1
+        self._idle.clear()
         try:
             async with contextlib.aclosing(self._send(body)) as deltas:
                 async for delta in deltas:
@@ -150,6 +165,10 @@ class OpenAICompatProvider:
             async with contextlib.aclosing(self._send(body)) as deltas:
                 async for delta in deltas:
                     yield delta
+        finally:
+            self._streams -= 1
+            if not self._streams:
+                self._idle.set()
 
     @contextlib.asynccontextmanager
     async def _open(

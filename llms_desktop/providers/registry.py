@@ -84,6 +84,8 @@ class ProviderRegistry:
         self._timeouts = timeouts
         self._air_cache_dir = air_cache_dir
         self._instances: dict[tuple[object, ...], Provider] = {}
+        # Providers replaced by a new key, URL or timeout: closed once their answers end.
+        self._retiring: dict[asyncio.Task[None], Provider] = {}
         self.set_configs(configs)
         # The one place that decides which provider serves a model id (window, CLI, server).
         self.resolver = ModelResolver(self)
@@ -123,8 +125,23 @@ class ProviderRegistry:
         if existing is not None:
             return existing
         provider = self.build(config, key, timeouts)
+        for old in [i for i in self._instances if i[0] == config.id]:
+            self._retire(self._instances.pop(old))
         self._instances[identity] = provider
         return provider
+
+    def _retire(self, provider: Provider) -> None:
+        """Close a superseded provider's connections once no answer streams through it."""
+
+        async def close_when_idle() -> None:
+            wait_idle = getattr(provider, "wait_idle", None)
+            if wait_idle is not None:
+                await wait_idle()
+            await provider.aclose()
+
+        task = asyncio.get_running_loop().create_task(close_when_idle())
+        self._retiring[task] = provider
+        task.add_done_callback(lambda done: self._retiring.pop(done, None))
 
     def build(self, config: ProviderConfig, key: str | None, timeouts: Timeouts) -> Provider:
         """A new provider object for a config and key (not cached)."""
@@ -175,8 +192,12 @@ class ProviderRegistry:
     async def aclose(self) -> None:
         """Stop model listings in flight and close every provider's connections."""
         await self.resolver.aclose()
+        retiring, self._retiring = self._retiring, {}
+        for task in retiring:
+            task.cancel()
+        await asyncio.gather(*retiring, return_exceptions=True)
         instances, self._instances = self._instances, {}
-        for provider in instances.values():
+        for provider in [*instances.values(), *retiring.values()]:
             await provider.aclose()
 
 

@@ -5,9 +5,10 @@ from __future__ import annotations
 import json
 import time
 import uuid
+from dataclasses import replace
 from typing import Any
 
-from llms_desktop.accumulate import Accumulator, usage_dict
+from llms_desktop.accumulate import Accumulator, ToolCallIndexes, usage_dict
 from llms_desktop.types import (
     Delta,
     Finish,
@@ -45,6 +46,8 @@ class ChunkEncoder:
         self.id = info.id or new_completion_id()
         self.created = info.created or int(time.time())
         self.system_fingerprint = info.system_fingerprint
+        # The client sees each call under one index, as the accumulator stores it.
+        self.tool_indexes = ToolCallIndexes()
 
     def _chunk(self, choices: list[dict[str, Any]]) -> dict[str, Any]:
         chunk: dict[str, Any] = {
@@ -77,7 +80,8 @@ class ChunkEncoder:
             case ReasoningDelta(text=text):
                 return self._choice({"reasoning_content": text})
             case ToolCallDelta():
-                return self._choice({"tool_calls": [tool_call(delta)]})
+                index = self.tool_indexes.index(delta)
+                return self._choice({"tool_calls": [tool_call(replace(delta, index=index))]})
             case Finish(reason=reason):
                 return self._choice({}, reason)
         return None  # Usage goes last (see usage()), ResponseInfo only names the answer

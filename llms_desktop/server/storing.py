@@ -67,6 +67,8 @@ def start_thread(
                     content_text(message.content),
                     tool_calls=message.tool_calls,
                     parent_id=parent_id,
+                    tool_call_id=message.tool_call_id,
+                    name=message.name,
                 ).id
     except StoreError as exc:
         log.warning("not saving this exchange: %s", exc)

@@ -66,6 +66,8 @@ def message_dict(message: Message) -> dict[str, Any]:
         "duration_ms": message.duration_ms,
         "created_at": message.created_at,
         "selected_at": message.selected_at,
+        "tool_call_id": message.tool_call_id,
+        "name": message.name,
     }
 
 
@@ -146,6 +148,8 @@ def _heading(message: Message) -> str:
     parts = [message.role.capitalize()]
     if message.model and message.role == "assistant":
         parts.append(message.model)
+    if message.role == "tool" and message.name:
+        parts.append(f"`{message.name}`")
     if message.status != "complete":
         parts.append(message.status)
     if message.completion_tokens is not None:

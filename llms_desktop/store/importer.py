@@ -240,6 +240,8 @@ def _our_thread(fields: _Fields) -> tuple[Thread, list[Message]]:
                 duration_ms=item.optional_number("duration_ms"),
                 created_at=item.number("created_at", default=created),
                 selected_at=item.optional_number("selected_at"),
+                tool_call_id=item.optional_text("tool_call_id"),
+                name=item.optional_text("name"),
             )
         )
     _check_unique(fields, messages)

@@ -122,6 +122,17 @@ def m003_message_tree(db: sqlite3.Connection) -> None:
     )
 
 
+@migration
+def m004_tool_results(db: sqlite3.Connection) -> None:
+    # A tool result (role 'tool') answers one call of the assistant message above it: it keeps
+    # that call's id, and the tool's name, so a continued thread can send them again.
+    _run(
+        db,
+        "ALTER TABLE messages ADD COLUMN tool_call_id TEXT",
+        "ALTER TABLE messages ADD COLUMN name TEXT",
+    )
+
+
 class NewerDatabase(Exception):
     """The database was written by a newer version (more migrations than we know)."""
 

@@ -15,7 +15,7 @@ THREAD_COLUMNS = (
 MESSAGE_COLUMNS = (
     "id, thread_id, role, content, status, position, parent_id, reasoning, tool_calls, error, "
     "model, provider, prompt_tokens, completion_tokens, tokens_estimated, ttft_ms, duration_ms, "
-    "created_at, selected_at"
+    "created_at, selected_at, tool_call_id, name"
 )
 MESSAGE_PLACEHOLDERS = ", ".join("?" * len(MESSAGE_COLUMNS.split(",")))
 
@@ -68,6 +68,8 @@ def message_from_row(row: sqlite3.Row | tuple[Any, ...]) -> Message:
         duration_ms=row[16],
         created_at=row[17],
         selected_at=row[18],
+        tool_call_id=row[19],
+        name=row[20],
     )
 
 
@@ -93,6 +95,8 @@ def message_values(message: Message) -> tuple[Any, ...]:
         message.duration_ms,
         message.created_at,
         message.selected_at,
+        message.tool_call_id,
+        message.name,
     )
 
 

@@ -280,6 +280,8 @@ class Store(Database):
         tool_calls: Sequence[Mapping[str, Any]] = (),
         error: str | None = None,
         parent_id: str | None = ACTIVE_LEAF,
+        tool_call_id: str | None = None,
+        name: str | None = None,
     ) -> Message:
         """Add a message under `parent_id` (default: after the active path's last message; None:
         a new root) and mark the thread updated. The new message becomes the chosen version."""
@@ -306,6 +308,8 @@ class Store(Database):
                 provider=provider,
                 created_at=now,
                 selected_at=now,
+                tool_call_id=tool_call_id,
+                name=name,
             )
             self.insert_message(message)
             db.execute("UPDATE threads SET updated_at = ? WHERE id = ?", (now, thread_id))

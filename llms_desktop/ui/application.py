@@ -103,7 +103,7 @@ def run_gui(data_dir: str | None = None, *, quit_after_show: bool = False) -> in
     providers = ProviderSetup(folder, timeouts=lambda: Timeouts.from_single(settings.timeout))
     # The window reads on `store`; every write goes through its own thread and connection.
     writer = StoreWriter.beside(store)
-    services = AppServices(store, settings, registry, providers, writer)
+    services = AppServices(store, settings, registry, providers, writer, folder)
     api_server = ApiServerController(settings, providers.registry, writer)
     # Exchanges through the in-app server are saved as threads: show them in the sidebars.
     api_server.exchange_ended.connect(registry.threads_changed)
@@ -145,6 +145,15 @@ def run_gui(data_dir: str | None = None, *, quit_after_show: bool = False) -> in
         )
     if providers.problem:
         QMessageBox.warning(first, "Provider settings were damaged", providers.problem)
+    if store.read_only is not None:
+        first.banner.show_error(
+            errors.StoreError(
+                f"Your chats are open read-only ({store.read_only}): they can be read, searched "
+                "and exported, but new messages cannot be saved until the data folder is "
+                f"writable again ({folder})."
+            ),
+            can_retry=False,
+        )
     if store.interrupted_on_open:
         first.statusBar().showMessage(
             f"{store.interrupted_on_open} answer(s) were interrupted when the app last closed; "

@@ -4,83 +4,28 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QObject, Signal
 
 from llms_desktop import errors, turns
 from llms_desktop import settings as keys
-from llms_desktop.providers.base import Provider
-from llms_desktop.providers.setup import ProviderSetup
 from llms_desktop.session import ChatSession
-from llms_desktop.settings import Settings
 from llms_desktop.store import Store
-from llms_desktop.store.writer import Writer
 from llms_desktop.types import Delta, Message, ReasoningDelta, TextDelta, Thread, ToolCallDelta
-from llms_desktop.ui.chat_view import ChatView
-from llms_desktop.ui.composer import Composer
-from llms_desktop.ui.error_banner import ErrorBanner
+from llms_desktop.ui.after_answer import AfterAnswer
+from llms_desktop.ui.background_writes import BackgroundWrites
+from llms_desktop.ui.chat_services import ChatServices, Planner, ResolvedModel, WindowParts
+from llms_desktop.ui.chat_settings import ChatSettings
+from llms_desktop.ui.chat_tools import approve, enabled_tools
+from llms_desktop.ui.message_actions import MessageActions
 from llms_desktop.ui.reply_streamer import ReplyStreamer
-from llms_desktop.ui.stream_registry import StreamRegistry
-from llms_desktop.ui.stream_status import StreamStatus
-from llms_desktop.ui.thread_list import ThreadSidebar
+from llms_desktop.ui.retry_wait import RetryWait
 
-
-class ResolvedModel(Protocol):
-    """A model id resolved to its provider (see app.Resolved)."""
-
-    @property
-    def provider(self) -> Provider: ...
-
-    @property
-    def provider_id(self) -> str: ...
-
-    @property
-    def model(self) -> str: ...
-
-    @property
-    def params(self) -> dict[str, Any]: ...
-
-
-class ChatServices(Protocol):
-    """What the composition root hands every window."""
-
-    store: Store
-    writer: Store | Writer  # writes go here: a StoreWriter keeps them off the event loop
-    settings: Settings
-    registry: StreamRegistry
-    providers: ProviderSetup
-
-    async def resolve(self, model_ref: str) -> ResolvedModel:
-        """The provider serving a `provider/model` id ("" for the default) and the model."""
-        ...
-
-    async def list_models(self) -> tuple[list[str], list[str]]:
-        """Model ids to offer in the picker, and problems to tell the user about."""
-        ...
-
-    def fallback_model(self) -> str:
-        """A model from the environment when the user chose none ("" if unset)."""
-        ...
-
-    def has_provider(self) -> bool:
-        """Whether any provider is set up and enabled."""
-        ...
-
-
-@dataclass
-class WindowParts:
-    """The widgets a controller drives."""
-
-    chat_view: ChatView
-    composer: Composer
-    sidebar: ThreadSidebar
-    banner: ErrorBanner
-    status: StreamStatus
-    notify: Callable[[str], None]  # a transient status-bar message
-    show_welcome: Callable[[bool], None]  # the first-run page in place of the chat
+if TYPE_CHECKING:
+    from llms_desktop.tools.loop import PendingCall
 
 
 class ChatController(QObject):
@@ -104,6 +49,13 @@ class ChatController(QObject):
         self._model_task: asyncio.Task[None] | None = None
         # A prompt sent but not saved yet: it goes back into the box if the answer cannot start.
         self._unsaved_prompt: str | None = None
+        self.writes = BackgroundWrites(services.writer, self)
+        self.writes.failed.connect(self._on_write_failed)
+        self.retry_wait = RetryWait(parts.status, self)
+        self.actions = MessageActions(self)
+        self.settings_panel = ChatSettings(self)
+        self.settings_panel.show_draft()
+        self.after_answer = AfterAnswer(self)
         services.registry.stream_started.connect(self._on_registry_stream_started)
         services.registry.threads_changed.connect(self._on_threads_changed)
         services.registry.providers_changed.connect(self._on_providers_changed)
@@ -119,6 +71,8 @@ class ChatController(QObject):
             self.services.registry.providers_changed.disconnect(self._on_providers_changed)
         if self._model_task is not None:
             self._model_task.cancel()
+        self.retry_wait.cancel()
+        self.after_answer.cancel()
 
     # Threads ----------------------------------------------------------------------------------
     def open_last_thread(self) -> None:
@@ -132,12 +86,14 @@ class ChatController(QObject):
     def new_chat(self) -> None:
         """An empty conversation; the thread is created when the first message is sent."""
         self._detach()
+        self.actions.leave_editing()
         self.thread_id = None
         self.parts.banner.hide()
         self.parts.chat_view.show_thread([])
         self.parts.sidebar.select(None)
         self.parts.status.clear_status()
         self._update_welcome()
+        self.settings_panel.show_draft()
         self.thread_changed.emit(None)
         self.parts.composer.focus_prompt()
 
@@ -152,18 +108,23 @@ class ChatController(QObject):
             self.parts.sidebar.refresh()
             return
         self._detach()
+        if thread_id != self.thread_id:
+            self.actions.leave_editing()
         self.thread_id = thread_id
         self.parts.banner.hide()
         self.parts.status.clear_status()
         self._update_welcome()
+        self.settings_panel.show(thread)
         streamer = self.services.registry.streamer_for(thread_id)
-        live_id = streamer.assistant_message.id if streamer and streamer.assistant_message else None
+        live = streamer.assistant_message if streamer and streamer.answer_open else None
+        live_id = live.id if live else None
         messages = [m for m in store.messages(thread_id) if m.id != live_id]
         self.parts.chat_view.show_thread(messages)
         if thread.model:
             ref = f"{thread.provider}/{thread.model}" if thread.provider else thread.model
             self.parts.composer.set_model(ref)
         if streamer is not None and streamer.assistant_message is not None:
+            # Between rounds of a tool loop no answer is open: follow for the next one.
             self._follow(streamer, catch_up=True)
         if message_id:
             self.parts.chat_view.scrollToAnchor(f"msg-{message_id}")
@@ -175,9 +136,14 @@ class ChatController(QObject):
 
     def rename_thread(self, thread_id: str, title: str) -> None:
         title = " ".join(title.split())
-        if not title:
-            return
-        self.services.store.rename_thread(thread_id, title)
+        if title:
+            self.writes.write(
+                lambda store: store.rename_thread(thread_id, title),
+                lambda _: self.thread_renamed(thread_id),
+            )
+
+    def thread_renamed(self, thread_id: str) -> None:
+        """A thread's title changed (here, or its first answer named it)."""
         self.services.registry.threads_changed.emit()
         if thread_id == self.thread_id:
             self.thread_changed.emit(self.services.store.get_thread(thread_id))
@@ -186,22 +152,28 @@ class ChatController(QObject):
         streamer = self.services.registry.streamer_for(thread_id)
         if streamer is not None:
             streamer.stop()
-        self.services.store.delete_thread(thread_id)
         if thread_id == self.thread_id:
             self.new_chat()
-        self.services.registry.threads_changed.emit()
+        self.writes.write(
+            lambda store: store.delete_thread(thread_id),
+            lambda _: self.services.registry.threads_changed.emit(),
+        )
 
     def toggle_pin(self, thread_id: str) -> None:
         thread = self.services.store.get_thread(thread_id)
         if thread is not None:
-            self.services.store.set_pinned(thread_id, not thread.pinned)
-            self.services.registry.threads_changed.emit()
+            self.writes.write(
+                lambda store: store.set_pinned(thread_id, not thread.pinned),
+                lambda _: self.services.registry.threads_changed.emit(),
+            )
 
     # Sending --------------------------------------------------------------------------------
     def send(self, text: str) -> None:
-        """Send a prompt in the open thread (or a new one)."""
+        """Send a prompt in the open thread (or a new one), or an edited message's new text."""
         if self._streamer is not None:
             return
+        if self.actions.take_edit(text):
+            return  # it was an edited message, sent as a new version
         if not self.services.has_provider():
             # Nothing could answer: keep the text and say what to do.
             self.parts.composer.restore_prompt(text)
@@ -216,41 +188,60 @@ class ChatController(QObject):
             self._update_welcome()
             return
         self.parts.banner.hide()
-        model = self._chosen_model()
-        if model:
-            # The next window (or the next start) opens with the model used last.
-            self.services.settings.set(keys.LAST_MODEL, model)
-        self._start(thread_id=self.thread_id, user_text=text, model=model)
-        self._retry = lambda: self._retry_send(text, model)
+        thread_id = self.thread_id
+        system_prompt, params = self.settings_panel.current()
+
+        def plan(store: Store, resolved: ResolvedModel, stream: bool) -> turns.Turn:
+            return turns.plan_send(
+                store,
+                thread_id=thread_id,
+                text=text,
+                model=resolved.model,
+                provider_id=resolved.provider_id,
+                system_prompt=system_prompt,
+                params=params,
+                base_params=resolved.params,
+                stream=stream,
+            )
+
+        self.start(plan, unsaved_prompt=text, retry=lambda: self.retry_failed(text))
 
     def stop(self) -> None:
-        """Stop the answer this window follows."""
+        """Stop the answer this window follows (or a retry waiting for its time)."""
+        if self.retry_wait.cancel():
+            self.parts.notify("Retry cancelled.")
         if self._streamer is not None:
             self._streamer.stop()
 
     def retry(self) -> None:
-        """Try the failed request again."""
+        """Try the failed request again, once the provider's Retry-After has passed."""
         retry, self._retry = self._retry, None
         self.parts.banner.hide()
         if retry is not None and self._streamer is None:
-            retry()
+            self.retry_wait.run(retry)
 
-    def _retry_send(self, text: str, model: str) -> None:
-        self._retry = lambda: self._retry_send(text, model)
+    def retry_failed(self, text: str | None) -> None:
+        """Send again what failed, with the model chosen now (the user may have typed one)."""
         thread_id = self.thread_id
         if thread_id is None:
-            self._start(thread_id=None, user_text=text, model=model)
+            if text is not None:
+                self.send(text)
             return
-        messages = self.services.store.messages(thread_id)
-        # Drop the failed answer so the thread ends with the user's message again.
-        if messages and messages[-1].role == "assistant" and messages[-1].status == "error":
-            self.services.store.delete_message(messages[-1].id)
-            messages = messages[:-1]
-        self.parts.chat_view.show_thread(messages)
-        if messages and messages[-1].role == "user":
-            self._start(thread_id=thread_id, user_text=None, model=model)
-        else:
-            self._start(thread_id=thread_id, user_text=text, model=model)
+        path = self.services.store.messages(thread_id)
+        failed = path[-1] if path and path[-1].role == "assistant" else None
+        if failed is not None and failed.status == "error" and not failed.content:
+            # An empty failed answer is dropped, not kept as a version.
+            self.writes.write(
+                lambda store: store.delete_message(failed.id),
+                lambda _: self.actions.regenerate(None),
+            )
+        elif failed is not None and failed.status == "error":
+            self.actions.regenerate(failed.id)  # its partial text stays as the first version
+        elif path and path[-1].role in ("user", "tool"):
+            # Answer again what is there (after tool results: the next round of the loop).
+            self.actions.regenerate(None)
+        elif text is not None:
+            self.send(text)
 
     def _chosen_model(self) -> str:
         return self.parts.composer.model or self.remembered_model()
@@ -270,39 +261,46 @@ class ChatController(QObject):
         if model:
             self.services.settings.set(keys.LAST_MODEL, model)
 
-    def _start(self, *, thread_id: str | None, user_text: str | None, model: str) -> None:
+    @property
+    def busy(self) -> bool:
+        """Whether this window follows an answer in progress."""
+        return self._streamer is not None
+
+    def start(
+        self,
+        plan: Planner,
+        *,
+        unsaved_prompt: str | None = None,
+        retry: Callable[[], None] | None = None,
+    ) -> None:
+        """Resolve the chosen model, plan the exchange with it and stream the answer here."""
         services = self.services
-        self._unsaved_prompt = user_text
-        settings = services.settings
-        system_prompt = (settings.system_prompt or None) if thread_id is None else None
-        stream = settings.stream
+        self.retry_wait.cancel()
+        self._retry = retry
+        self._unsaved_prompt = unsaved_prompt
+        model = self._chosen_model()
+        if model:
+            # The next window (or the next start) opens with the model used last.
+            services.settings.set(keys.LAST_MODEL, model)
+        stream = services.settings.stream
 
         async def run(streamer: ReplyStreamer) -> Message:
             resolved = await services.resolve(model)
-            store = services.store
-            if user_text is None:
-                assert thread_id is not None
-                turn = turns.plan_regenerate(
-                    store,
-                    thread_id=thread_id,
-                    message_id=None,
-                    model=resolved.model,
-                    provider_id=resolved.provider_id,
-                    base_params=resolved.params,
-                    stream=stream,
-                )
+            turn = plan(services.store, resolved, stream)
+            session = ChatSession(resolved.provider, services.writer)
+            tools = await enabled_tools(services, self.parts.notify)
+            if tools is None:
+                message = await session.run(turn, streamer)
             else:
-                turn = turns.plan_send(
-                    store,
-                    thread_id=thread_id,
-                    text=user_text,
-                    model=resolved.model,
-                    provider_id=resolved.provider_id,
-                    system_prompt=system_prompt,
-                    base_params=resolved.params,
-                    stream=stream,
-                )
-            return await ChatSession(resolved.provider, services.writer).run(turn, streamer)
+                from llms_desktop.tools.loop import ToolLoop
+
+                manager, toolbox = tools
+                rounds = services.settings.tool_rounds
+                ask = functools.partial(approve, parts=self.parts)
+                loop = ToolLoop(session, manager, toolbox, ask, max_rounds=rounds)
+                message = await loop.run(turn, streamer)
+            self.after_answer.handle(turn, resolved, message)
+            return message
 
         streamer = services.registry.start(run)
         self._follow(streamer, catch_up=False)
@@ -316,9 +314,12 @@ class ChatController(QObject):
         streamer.finished.connect(self._on_finished)
         streamer.cancelled.connect(self._on_cancelled)
         streamer.failed.connect(self._on_failed)
+        streamer.answer_finished.connect(self._on_answer_finished)
+        streamer.tool_started.connect(self._on_tool_started)
+        streamer.tool_finished.connect(self._on_tool_finished)
         self.parts.composer.set_streaming(True)
         self.streaming_changed.emit(True)
-        if catch_up and streamer.assistant_message is not None:
+        if catch_up and streamer.assistant_message is not None and streamer.answer_open:
             view = self.parts.chat_view
             view.begin_answer(streamer.assistant_message)
             reasoning = streamer.accumulated.reasoning_text
@@ -328,8 +329,10 @@ class ChatController(QObject):
             if text:
                 view.add_delta(TextDelta(text))
             for index, call in enumerate(streamer.accumulated.tool_call_dicts()):
-                fn = call["function"]
-                view.add_delta(ToolCallDelta(index, call["id"], fn["name"], fn["arguments"]))
+                function = call["function"]
+                view.add_delta(
+                    ToolCallDelta(index, call["id"], function["name"], function["arguments"])
+                )
             loop_now = asyncio.get_running_loop().time()
             started = streamer.started_at or loop_now
             first = streamer.first_delta_at
@@ -350,6 +353,9 @@ class ChatController(QObject):
             (streamer.finished, self._on_finished),
             (streamer.cancelled, self._on_cancelled),
             (streamer.failed, self._on_failed),
+            (streamer.answer_finished, self._on_answer_finished),
+            (streamer.tool_started, self._on_tool_started),
+            (streamer.tool_finished, self._on_tool_finished),
         ):
             with contextlib.suppress(RuntimeError, TypeError):
                 signal.disconnect(slot)
@@ -391,6 +397,20 @@ class ChatController(QObject):
     def _on_finished(self, message: Message) -> None:
         self._end(message)
 
+    def _on_answer_finished(self, message: Message) -> None:
+        # With tools, an answer that asked for them ends before the loop goes on.
+        view = self.parts.chat_view
+        if view.chat.live_message_id == message.id:
+            view.end_answer(message)
+
+    def _on_tool_started(self, call: PendingCall) -> None:
+        self.parts.status.clear_status(f"Running {call.tool.name} ({call.tool.server})…")
+
+    def _on_tool_finished(self, result: Message) -> None:
+        self.parts.chat_view.append_message(result)
+        answer = self._streamer.assistant_message if self._streamer is not None else None
+        self.parts.status.waiting((answer.model if answer else None) or "the model")
+
     def _on_cancelled(self, message: Message | None) -> None:
         self._end(message)
         self._restore_unsaved_prompt()
@@ -399,7 +419,11 @@ class ChatController(QObject):
     def _on_failed(self, message: Message | None, error: BaseException) -> None:
         self._end(message)
         self._restore_unsaved_prompt()
+        self.retry_wait.asked(getattr(error, "retry_after", None))
         self.parts.banner.show_error(error, can_retry=self._retry is not None)
+
+    def _on_write_failed(self, error: BaseException) -> None:
+        self.parts.banner.show_error(error, can_retry=False)
 
     def _restore_unsaved_prompt(self) -> None:
         # The answer ended before the prompt was saved (no provider, a bad setting): the text
@@ -411,7 +435,10 @@ class ChatController(QObject):
     def _end(self, message: Message | None) -> None:
         self._detach()
         if message is not None:
-            self.parts.chat_view.end_answer(message)
+            view = self.parts.chat_view
+            shown = any(m.id == message.id for m in view.chat.messages)
+            if view.chat.live_message_id == message.id or not shown:
+                view.end_answer(message)
             self.parts.status.finished(message)
         self.services.registry.threads_changed.emit()
         self.parts.composer.focus_prompt()

@@ -15,6 +15,7 @@ from llms_desktop.ui.chat_document import ChatDocument
 from llms_desktop.ui.icons import DOCUMENT_SCHEME, document_image
 from llms_desktop.ui.message_html import COPY_LINK, REASONING_LINK, MessageHtml
 from llms_desktop.ui.theme import chat_colors
+from llms_desktop.ui.tool_html import TOOL_LINK
 
 FRAME_MS = 16  # deltas are coalesced and rendered at most once per frame
 
@@ -162,9 +163,11 @@ class ChatView(QTextBrowser):
             if code is not None:
                 QGuiApplication.clipboard().setText(code)
                 self.code_copied.emit(code)
-        elif target.startswith(REASONING_LINK):
+        elif target.startswith((REASONING_LINK, TOOL_LINK)):
+            # A reasoning block or a tool result: both expand and collapse in place.
             position = self.verticalScrollBar().value()
-            self.chat.toggle_reasoning(target.removeprefix(REASONING_LINK))
+            message_id = target.removeprefix(REASONING_LINK).removeprefix(TOOL_LINK)
+            self.chat.toggle_reasoning(message_id)
             self.verticalScrollBar().setValue(position)
         elif url.scheme() in ("http", "https"):
             # Only web links leave the app, and only to the system browser.

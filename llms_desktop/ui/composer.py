@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QFont, QIcon, QKeyEvent
+from PySide6.QtGui import QFont, QIcon, QKeyEvent, QTextCursor
 from PySide6.QtWidgets import (
     QComboBox,
     QHBoxLayout,
+    QLabel,
     QPlainTextEdit,
     QPushButton,
     QSizePolicy,
@@ -70,13 +71,15 @@ class Composer(QWidget):
 
     Signals:
         send_requested(str): the prompt to send (already stripped of nothing: sent as typed).
-        stop_requested(): Stop clicked or Esc pressed while an answer streams.
+        stop_requested(): Stop clicked, or Esc pressed (stops an answer or a pending retry).
         model_chosen(str): the user picked or typed a model id.
+        edit_cancelled(): Esc or Cancel while editing a sent message (the box is cleared).
     """
 
     send_requested = Signal(str)
     stop_requested = Signal()
     model_chosen = Signal(str)
+    edit_cancelled = Signal()
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -100,6 +103,20 @@ class Composer(QWidget):
         self.send_button.setAutoDefault(False)
         self._streaming = False
         self._stop_icon = stop_icon()
+        self.edit_bar = QWidget(self)
+        self.edit_bar.setObjectName("editBar")
+        self.edit_label = QLabel(
+            "Editing a sent message: sending makes a new version (the original is kept).",
+            self.edit_bar,
+        )
+        self.edit_label.setWordWrap(True)
+        self.edit_cancel = QPushButton("Cancel (Esc)", self.edit_bar)
+        self.edit_cancel.setObjectName("editCancelButton")
+        edit_layout = QHBoxLayout(self.edit_bar)
+        edit_layout.setContentsMargins(0, 0, 0, 0)
+        edit_layout.addWidget(self.edit_label, 1)
+        edit_layout.addWidget(self.edit_cancel)
+        self.edit_bar.hide()
 
         controls = QHBoxLayout()
         controls.setContentsMargins(0, 0, 0, 0)
@@ -109,6 +126,7 @@ class Composer(QWidget):
         layout = QVBoxLayout(self)
         layout.setContentsMargins(8, 4, 8, 8)
         layout.setSpacing(4)
+        layout.addWidget(self.edit_bar)
         layout.addWidget(self.prompt)
         layout.addLayout(controls)
         self._connect_signals()
@@ -120,6 +138,7 @@ class Composer(QWidget):
         self.send_button.clicked.connect(self._on_button_clicked)
         self.model_picker.activated.connect(self._on_model_activated)
         self._model_edit.editingFinished.connect(self._on_model_activated)
+        self.edit_cancel.clicked.connect(self._on_edit_cancelled)
 
     @property
     def streaming(self) -> bool:
@@ -183,6 +202,21 @@ class Composer(QWidget):
     def focus_prompt(self) -> None:
         self.prompt.setFocus(Qt.FocusReason.OtherFocusReason)
 
+    @property
+    def editing(self) -> bool:
+        """Whether the box holds a sent message being edited."""
+        return not self.edit_bar.isHidden()
+
+    def begin_edit(self, text: str) -> None:
+        """Put a sent message in the box to edit; sending it makes a new version."""
+        self.prompt.setPlainText(text)
+        self.edit_bar.show()
+        self.focus_prompt()
+        self.prompt.moveCursor(QTextCursor.MoveOperation.End)
+
+    def end_edit(self) -> None:
+        self.edit_bar.hide()
+
     # Slots ----------------------------------------------------------------------------------
     def _on_submitted(self) -> None:
         if self._streaming:
@@ -191,8 +225,15 @@ class Composer(QWidget):
             self.send_requested.emit(self.take_prompt())
 
     def _on_escape(self) -> None:
-        if self._streaming:
-            self.stop_requested.emit()
+        if self.editing and not self._streaming:
+            self._on_edit_cancelled()
+        else:
+            self.stop_requested.emit()  # an answer, or a retry waiting for its time
+
+    def _on_edit_cancelled(self) -> None:
+        self.end_edit()
+        self.prompt.clear()
+        self.edit_cancelled.emit()
 
     def _on_button_clicked(self) -> None:
         if self._streaming:

@@ -32,6 +32,9 @@ def describe(error: BaseException) -> tuple[str, str, str]:
             hint = "Check the provider's API key in Preferences > Providers."
         elif isinstance(error, errors.NotFoundError):
             hint = "Check the model name and the provider's base URL."
+        if error.retry_after is not None:
+            # Retry waits this long by itself; say so up front.
+            hint = f"The provider asks to {errors.retry_phrase(error.retry_after)}; Retry waits"
         return title, _sentences(error.provider_message, hint), error.details or ""
     if isinstance(error, errors.StreamError):
         status = f" (HTTP {error.status})" if error.status else ""

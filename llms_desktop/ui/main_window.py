@@ -22,8 +22,9 @@ from llms_desktop import __version__
 from llms_desktop import settings as keys
 from llms_desktop.providers.discovery import KNOWN_SERVERS, LocalServerKind
 from llms_desktop.types import Thread
-from llms_desktop.ui.chat_controller import ChatController, ChatServices, WindowParts
+from llms_desktop.ui.chat_controller import ChatController
 from llms_desktop.ui.chat_find import ChatFinder, FindBar
+from llms_desktop.ui.chat_services import ChatServices, WindowParts
 from llms_desktop.ui.chat_view import ChatView
 from llms_desktop.ui.composer import Composer
 from llms_desktop.ui.error_banner import ErrorBanner
@@ -33,6 +34,7 @@ from llms_desktop.ui.settings_dialog import SettingsDialog
 from llms_desktop.ui.stream_status import StreamStatus
 from llms_desktop.ui.theme import resolve_dark
 from llms_desktop.ui.thread_list import ThreadSidebar
+from llms_desktop.ui.thread_settings import ThreadSettingsPanel
 from llms_desktop.ui.welcome_page import WelcomePage
 
 APP_NAME = "llms-desktop"
@@ -112,10 +114,13 @@ class MainWindow(QMainWindow):
         chat_layout.addWidget(self.composer)
         self.splitter = QSplitter(Qt.Orientation.Horizontal, self)
         self.splitter.setObjectName("mainSplitter")
+        self.thread_settings = ThreadSettingsPanel(self)
+        self.thread_settings.hide()  # Chat > Chat Settings shows it
         self.splitter.addWidget(self.sidebar)
         self.splitter.addWidget(chat_area)
+        self.splitter.addWidget(self.thread_settings)
         self.splitter.setStretchFactor(1, 1)
-        self.splitter.setSizes([240, 760])
+        self.splitter.setSizes([240, 760, 260])
         self.splitter.setChildrenCollapsible(False)
         self.setCentralWidget(self.splitter)
 
@@ -129,6 +134,7 @@ class MainWindow(QMainWindow):
                 status=self.stream_status,
                 notify=self._notify,
                 show_welcome=self._show_welcome,
+                thread_settings=self.thread_settings,
             ),
             self,
         )
@@ -177,8 +183,14 @@ class MainWindow(QMainWindow):
         # also works in the thread list (ThreadSidebar).
         self.delete_action = self._action("&Delete Chat…", QKeySequence("Ctrl+Shift+Backspace"))
         self.delete_action.setToolTip("Delete the open chat (Delete in the chat list)")
+        self.settings_panel_action = self._action("Chat &Settings", QKeySequence("Ctrl+Shift+S"))
+        self.settings_panel_action.setCheckable(True)
+        self.settings_panel_action.setToolTip(
+            "This chat's system prompt, temperature, top P and max tokens"
+        )
         for action in (self.stop_action, self.focus_search_action, self.focus_prompt_action):
             chat_menu.addAction(action)
+        chat_menu.addAction(self.settings_panel_action)
         chat_menu.addSeparator()
         for action in (
             self.find_in_chat_action,
@@ -189,6 +201,25 @@ class MainWindow(QMainWindow):
         chat_menu.addSeparator()
         chat_menu.addAction(self.rename_action)
         chat_menu.addAction(self.delete_action)
+
+        message_menu = menu.addMenu("&Message")
+        self.regenerate_action = self._action("&Regenerate Answer", QKeySequence("Ctrl+R"))
+        self.regenerate_action.setToolTip("A new version of the last answer; the old one is kept")
+        self.continue_action = self._action("C&ontinue Answer", QKeySequence("Ctrl+Shift+R"))
+        self.edit_last_action = self._action("&Edit Last Message…", QKeySequence("Ctrl+E"))
+        self.copy_answer_action = self._action("&Copy Last Answer", QKeySequence("Ctrl+Shift+C"))
+        self.previous_version_action = self._action("&Previous Version", QKeySequence("Alt+Left"))
+        self.next_version_action = self._action("&Next Version", QKeySequence("Alt+Right"))
+        for action in (
+            self.regenerate_action,
+            self.continue_action,
+            self.edit_last_action,
+            self.copy_answer_action,
+        ):
+            message_menu.addAction(action)
+        message_menu.addSeparator()
+        message_menu.addAction(self.previous_version_action)
+        message_menu.addAction(self.next_version_action)
 
         help_menu = menu.addMenu("&Help")
         self.about_action = self._action(f"&About {APP_NAME}", None)
@@ -214,6 +245,16 @@ class MainWindow(QMainWindow):
         self.composer.send_requested.connect(c.send)
         self.composer.stop_requested.connect(c.stop)
         self.composer.model_chosen.connect(c.choose_model)
+        self.composer.edit_cancelled.connect(c.actions.cancel_editing)
+        self.thread_settings.edited.connect(c.settings_panel.edit)
+        self.thread_settings.reset_requested.connect(c.settings_panel.reset)
+        self.settings_panel_action.toggled.connect(self.thread_settings.setVisible)
+        self.regenerate_action.triggered.connect(lambda: c.actions.regenerate(None))
+        self.continue_action.triggered.connect(self._on_continue_last)
+        self.edit_last_action.triggered.connect(lambda: c.actions.start_editing(None))
+        self.copy_answer_action.triggered.connect(self._on_copy_last_answer)
+        self.previous_version_action.triggered.connect(lambda: c.actions.step_version(-1))
+        self.next_version_action.triggered.connect(lambda: c.actions.step_version(+1))
         self.banner.retry_requested.connect(c.retry)
         self.first_run.provider_added.connect(self._on_provider_added)
         self.first_run.failed.connect(self._notify)
@@ -221,6 +262,8 @@ class MainWindow(QMainWindow):
         self.chat_view.code_copied.connect(self._on_code_copied)
         c.thread_changed.connect(self._on_thread_changed)
         c.streaming_changed.connect(self.stop_action.setEnabled)
+        c.streaming_changed.connect(lambda _: self._update_message_actions())
+        c.thread_changed.connect(lambda _: self._update_message_actions())
         self.new_chat_action.triggered.connect(self._on_new_chat)
         self.new_window_action.triggered.connect(self.new_window_requested)
         self.preferences_action.triggered.connect(self.preferences_requested)
@@ -243,6 +286,11 @@ class MainWindow(QMainWindow):
         page = ProvidersPage(self.services.providers, dialog)
         page.providers_changed.connect(self.services.registry.providers_changed)
         dialog.add_page(page, "Providers")
+        from llms_desktop.ui.tools_page import ToolsPage  # not needed to show the window
+
+        dialog.add_page(
+            ToolsPage(self.services.tool_manager, self.services.settings, dialog), "Tools"
+        )
         dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         dialog.show()
         return dialog
@@ -320,6 +368,28 @@ class MainWindow(QMainWindow):
     def _on_delete_current(self) -> None:
         if self.controller.thread_id:
             self._on_delete_requested(self.controller.thread_id)
+
+    def _update_message_actions(self) -> None:
+        usable = self.controller.thread_id is not None and not self.composer.streaming
+        for action in (
+            self.regenerate_action,
+            self.continue_action,
+            self.edit_last_action,
+            self.previous_version_action,
+            self.next_version_action,
+        ):
+            action.setEnabled(usable)
+
+    def _on_continue_last(self) -> None:
+        answer = self.controller.actions.last_answer()
+        if answer is not None:
+            self.controller.actions.continue_answer(answer.id)
+
+    def _on_copy_last_answer(self) -> None:
+        answer = self.controller.actions.last_answer()
+        if answer is not None and answer.content:
+            QApplication.clipboard().setText(answer.content)
+            self._notify("Answer copied to the clipboard (as markdown).")
 
     def _on_about(self) -> None:
         QMessageBox.about(

@@ -11,8 +11,8 @@ from llms_desktop.chunk_render import SPACER, AnswerRender, with_spacer
 from llms_desktop.markdown_render import MarkdownRenderer
 from llms_desktop.markdown_stream import LONG_LINE, PIECE, MarkdownStream, reference_definitions
 from llms_desktop.types import Message
+from llms_desktop.ui import tool_html
 from llms_desktop.ui.theme import ChatColors
-from llms_desktop.ui.tool_call_html import tool_calls_html
 
 __all__ = ["COPY_LINK", "REASONING_LINK", "SPACER", "MessageHtml", "with_spacer"]
 
@@ -96,9 +96,9 @@ class MessageHtml:
         self, message: Message, calls: Sequence[Mapping[str, Any]], *, live: bool
     ) -> str:
         """The tool calls an answer asked for: name and arguments of each, with Copy links."""
-        return tool_calls_html(
-            calls,
+        return tool_html.tool_calls(
             self.colors,
+            calls,
             live=live,
             link_prefix=f"{self._prefix(message)}tool",
             codes=self.codes,
@@ -141,6 +141,8 @@ class MessageHtml:
 
     def message_units(self, message: Message, *, expanded: bool) -> list[str]:
         """All units of a finished message, exactly as streaming would have produced them."""
+        if message.role == "tool":
+            return [tool_html.tool_result(self.colors, message, expanded=expanded)]
         units = [self.header(message)]
         if message.role == "user" and not has_long_line(message.content):
             units.append(self.user_body(message))

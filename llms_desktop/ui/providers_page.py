@@ -28,8 +28,10 @@ from PySide6.QtWidgets import (
 
 from llms_desktop import errors
 from llms_desktop.providers.config import OPENAI_COMPATIBLE, PROVIDER_TYPES, ProviderConfig
+from llms_desktop.providers.llms_import import ImportPlan
 from llms_desktop.providers.presets import PRESETS
 from llms_desktop.providers.setup import ProviderSetup
+from llms_desktop.ui.off_thread import OffThread
 
 ID_ROLE = Qt.ItemDataRole.UserRole + 1
 
@@ -57,6 +59,7 @@ class ProvidersPage(QWidget):
         self.setObjectName("providersPage")
         self.setup = setup
         self._tasks: set[asyncio.Task[None]] = set()
+        self._off_thread = OffThread(self)
         self._loading = False
         self._models_timer = QTimer(self)
         self._models_timer.setSingleShot(True)
@@ -223,17 +226,28 @@ class ProvidersPage(QWidget):
         self.models_edit.setPlainText("\n".join(config.models))
         self.params_edit.setText(json.dumps(dict(config.params)) if config.params else "")
         self.key_edit.clear()
-        source = self.setup.key_source(config)
+        self.key_edit.setPlaceholderText("")
+        self.key_status.setText("Looking in the keychain…")
+        self._loading = False
+        # The keychain may block (D-Bus, an unlock prompt): asked off the UI thread.
+        self._off_thread.call(
+            lambda: self.setup.key_source(config),
+            lambda source: self._show_key_source(config, source),
+        )
+
+    def _show_key_source(self, config: ProviderConfig, source: str) -> None:
+        if self.selected_id() != config.id:
+            return  # the user moved on meanwhile
         if source.startswith("$"):
             self.key_status.setText(f"Using the key from {source} (the environment wins).")
         elif source in ("keychain", "key file"):
             self.key_status.setText(f"A key is stored ({source}). Type a new one to replace it.")
             self.key_edit.setPlaceholderText("•••••••• (stored)")
+        elif source == "unreadable":
+            self.key_status.setText("The keychain could not be read; a new key can be entered.")
         else:
             hint = f" or set ${config.api_key_env}" if config.api_key_env else ""
             self.key_status.setText(f"No key stored. Enter one{hint} if the service needs it.")
-            self.key_edit.setPlaceholderText("")
-        self._loading = False
 
     def _say(self, text: str, *, error: bool = False) -> None:
         color = "#cf222e" if error else "palette(text)"
@@ -296,15 +310,14 @@ class ProvidersPage(QWidget):
         key = self.key_edit.text().strip()
         if config is None or not key or not self._editable(config):
             return
-        self._run(self._store_key(config, key))
+        # The keychain may block (D-Bus, an unlock prompt): off the UI thread.
+        self._off_thread.call(
+            lambda: self.setup.set_key(config.id, key),
+            lambda _: self._key_stored(config),
+            self._on_keychain_failed,
+        )
 
-    async def _store_key(self, config: ProviderConfig, key: str) -> None:
-        try:
-            # The keychain may block (D-Bus, an unlock prompt): not on the event loop.
-            await asyncio.to_thread(self.setup.set_key, config.id, key)
-        except errors.ConfigError as exc:
-            self._say(str(exc), error=True)
-            return
+    def _key_stored(self, config: ProviderConfig) -> None:
         self._say(f"Stored the key for {config.name} in {self.setup.keys.location}.")
         self.reload(select=config.id)
         self.providers_changed.emit()
@@ -336,13 +349,20 @@ class ProvidersPage(QWidget):
 
     def _on_remove_clicked(self) -> None:
         config = self._selected_config()
-        if config is None or not self._editable(config):
-            return
-        try:
-            self.setup.remove(config.id)
-        except errors.ConfigError as exc:
-            self._say(str(exc), error=True)
-            return
+        if config is not None and self._editable(config):
+            self.remove_button.setEnabled(False)
+            # Forgetting the key talks to the keychain: off the UI thread.
+            self._off_thread.call(
+                lambda: self.setup.remove(config.id),
+                lambda _: self._removed(config),
+                self._on_keychain_failed,
+            )
+
+    def _on_keychain_failed(self, error: BaseException) -> None:
+        self._say(str(error), error=True)
+        self.remove_button.setEnabled(self._editable(self._selected_config()))
+
+    def _removed(self, config: ProviderConfig) -> None:
         self._say(f"Removed {config.name} and its stored key.")
         self.reload()
         self.providers_changed.emit()
@@ -358,11 +378,15 @@ class ProvidersPage(QWidget):
         """Import llms.py's llms.json and say what was added and what was not."""
         from pathlib import Path
 
-        try:
-            plan = self.setup.import_llms(Path(path))
-        except errors.ConfigError as exc:
-            self._say(str(exc), error=True)
-            return
+        self._say("Importing…")
+        # Its keys go to the keychain: off the UI thread.
+        self._off_thread.call(
+            lambda: self.setup.import_llms(Path(path)),
+            self._imported,
+            self._on_keychain_failed,
+        )
+
+    def _imported(self, plan: ImportPlan) -> None:
         added = ", ".join(p.id for p in plan.providers) or "none"
         skipped = f" Skipped: {'; '.join(plan.skipped)}." if plan.skipped else ""
         self._say(f"Imported: {added}.{skipped}")

@@ -31,6 +31,10 @@ class ReplyStreamer(QObject):
             None when stopped before it was created.
         failed(object, object): the final Message (status "error") or None, and the exception.
         ended(): after any of finished, cancelled or failed.
+        answer_finished(object): one answer ended (with tools, each round's; then `started`
+            again for the next round, with no user message).
+        tool_started(object): an approved tool call (a PendingCall) starts running.
+        tool_finished(object): a tool's result was saved (a Message, role "tool").
     """
 
     started = Signal(object, object, object)
@@ -39,6 +43,9 @@ class ReplyStreamer(QObject):
     cancelled = Signal(object)
     failed = Signal(object, object)
     ended = Signal()
+    answer_finished = Signal(object)
+    tool_started = Signal(object)
+    tool_finished = Signal(object)
 
     def __init__(self, runner: SessionRunner, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -53,6 +60,8 @@ class ReplyStreamer(QObject):
         self.started_at: float | None = None
         self.delta_count = 0
         self._reported = False
+        # An answer is streaming now (with tools, none is while a tool runs between rounds).
+        self.answer_open = False
 
     @property
     def running(self) -> bool:
@@ -99,8 +108,11 @@ class ReplyStreamer(QObject):
     # SessionListener ----------------------------------------------------------------------
     def on_started(self, thread: Thread, user_message: Message | None, assistant: Message) -> None:
         self.chat_thread = thread
-        self.user_message = user_message
+        if user_message is not None:
+            self.user_message = user_message
         self.assistant_message = assistant
+        self.answer_open = True
+        self.accumulated = Accumulator()  # a window catching up shows this round's answer
         self.started.emit(thread, user_message, assistant)
 
     def on_delta(self, delta: Delta) -> None:
@@ -112,3 +124,12 @@ class ReplyStreamer(QObject):
 
     def on_finished(self, message: Message) -> None:
         self.final_message = message
+        self.answer_open = False
+        self.answer_finished.emit(message)
+
+    # ToolListener (the tool loop's rounds) ------------------------------------------------
+    def on_tool_started(self, call: object) -> None:
+        self.tool_started.emit(call)
+
+    def on_tool_finished(self, result: Message) -> None:
+        self.tool_finished.emit(result)

@@ -27,9 +27,17 @@ class StreamStatus(QLabel):
         self._tokens = 0
         self._tick = 0
         self._model = ""
+        self._retry_at: float | None = None  # counting down to a retry the provider asked for
+
+    def waiting_to_retry(self, seconds: float) -> None:
+        """Counting down to a retry, as long as the provider asked (Retry-After)."""
+        self._retry_at = time.monotonic() + seconds
+        self._timer.start()
+        self._render()
 
     def waiting(self, model: str) -> None:
         """Request sent; nothing back yet."""
+        self._retry_at = None
         self._model = model
         self._started = time.monotonic()
         self._first_token = None
@@ -76,6 +84,7 @@ class StreamStatus(QLabel):
         self.setText(" · ".join(parts))
 
     def clear_status(self, text: str = "") -> None:
+        self._retry_at = None
         self._timer.stop()
         self.setText(text)
 
@@ -89,6 +98,10 @@ class StreamStatus(QLabel):
 
     def _render(self) -> None:
         now = time.monotonic()
+        if self._retry_at is not None:
+            left = max(0.0, self._retry_at - now)
+            self.setText(f"Retrying in {left:.0f} s, as the provider asked (Esc cancels)…")
+            return
         elapsed = now - self._started
         if self._first_token is None:
             dots = DOTS[self._tick % len(DOTS)]

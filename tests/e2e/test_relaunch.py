@@ -31,6 +31,11 @@ TITLE = "llms-desktop$"
 def qa_server(request: Request) -> Reply:
     if request.path.endswith("/models"):
         return json_reply({"data": [{"id": "other-model"}, {"id": "qa-model"}]})
+    body = request.json()
+    if body["stream"] is False and "title" in body["messages"][0]["content"]:
+        # After a new chat's first answer a local model is asked for the chat's title.
+        message = {"role": "assistant", "content": '"Model check."'}
+        return json_reply({"choices": [{"index": 0, "message": message, "finish_reason": "stop"}]})
     return sse_reply(text_chunks(["Hi", " from", " the", " server."]))
 
 
@@ -79,18 +84,20 @@ def test_model_picked_before_quitting_is_used_after_a_relaunch(
     desktop.type("Which model are you?")
     desktop.key("Return")
     poll(lambda: any(r.method == "POST" for r in loopback.requests), what="the chat request")
-    chat = [r for r in loopback.requests if r.method == "POST"]
+    # The chat request (the title request that may follow it is not streamed).
+    chat = [r for r in loopback.requests if r.method == "POST" and r.json()["stream"]]
     assert [r.json()["model"] for r in chat] == ["qa-model"]
     assert chat[0].json()["messages"][-1] == {"role": "user", "content": "Which model are you?"}
     poll(lambda: bool(answers(data)) and answers(data)[0][0] == "complete", what="the answer")
     assert answers(data) == [("complete", "qa-model", "Hi from the server.")]
     poll(lambda: model_lists() == 2, what="the second launch to ask for the models")
+    window = desktop.wait_for_window("^Model check — llms-desktop$")  # titled by the model
     desktop.key("ctrl+q")
     assert second.wait() == 0, second.output()
 
-    # Third launch: the window opens on that chat (titled from its prompt), not on a new one.
+    # Third launch: the window opens on that chat, not on a new one.
     third = launch(data)
-    window = desktop.wait_for_window("^Which model are you\\? — llms-desktop$")
+    window = desktop.wait_for_window("^Model check — llms-desktop$")
     desktop.focus(window)
     desktop.key("ctrl+q")
     assert third.wait() == 0, third.output()

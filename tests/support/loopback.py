@@ -216,6 +216,11 @@ class LoopbackServer:
     def __exit__(self, *exc: object) -> None:
         self.stop()
 
+    @property
+    def open_connections(self) -> int:
+        """Client connections the server has open right now (kept alive between requests)."""
+        return len(self._writers)
+
     def wait_for_disconnect(self, timeout: float = 10.0) -> bool:
         return self.disconnected.wait(timeout)
 
@@ -312,3 +317,41 @@ async def _read_request(reader: asyncio.StreamReader) -> Request | None:
     if "content-length" in headers:
         body = await reader.readexactly(int(headers["content-length"]))
     return Request(method, path, headers, body)
+
+
+def tool_call_chunks(
+    calls: list[tuple[str, str]], *, text: str | None = None
+) -> list[dict[str, Any]]:
+    """Chunks of an answer that asks for tools: per call, its id and name first, then its
+    arguments in two pieces (as OpenAI streams them), then `finish_reason: tool_calls`."""
+    chunks = [chunk(text)] if text else []
+    for index, (name, arguments) in enumerate(calls):
+        head = {"index": index, "id": f"call_{index}", "type": "function"}
+        chunks.append(chunk(tool_calls=[{**head, "function": {"name": name, "arguments": ""}}]))
+        half = len(arguments) // 2
+        for piece in (arguments[:half], arguments[half:]):
+            chunks.append(chunk(tool_calls=[{"index": index, "function": {"arguments": piece}}]))
+    chunks.append(chunk(finish="tool_calls"))
+    return chunks
+
+
+def tool_model(calls: list[tuple[str, str]], *, rounds: int = 1, pause: float = 0.0) -> Handler:
+    """A scripted model that asks for `calls` ((name, arguments JSON text) pairs) when the
+    conversation does not yet hold `rounds` rounds of tool results, then answers
+    "Tool said: " and the results of the last round, joined by " | "."""
+
+    def handle(request: Request) -> Reply:
+        if request.method == "GET":
+            return json_reply({"object": "list", "data": [{"id": "m", "object": "model"}]})
+        messages = request.json()["messages"]
+        done = sum(1 for m in messages if m["role"] == "assistant" and m.get("tool_calls"))
+        if done < rounds:
+            return sse_reply(tool_call_chunks(calls), pause=pause)
+        results: list[str] = []
+        for message in reversed(messages):
+            if message["role"] != "tool":
+                break
+            results.insert(0, message["content"])
+        return sse_reply(text_chunks(["Tool said: ", " | ".join(results)]), pause=pause)
+
+    return handle

@@ -188,17 +188,17 @@ def test_streamed_tool_calls_show_live_then_pretty_and_again_when_reopened(
         await wait_until(lambda: view.chat.live_message_id is None, seconds=30)
 
     qloop.run(scenario())
-    live = [text for text in frames if "Calling get_weather" in text]
+    live = [text for text in frames if "⚙ get_weather" in text and "▍" in text]
     assert '"city"' in live[0]  # caught up at once
     # The arguments grew on screen as they streamed.
     assert any("celsius" not in text for text in live)
     assert any("celsius" in text for text in live)
     final = view.toPlainText()
-    assert "Calling" not in final
+    assert "▍" not in final
     assert "Let me check." in final
-    assert "Tool call get_weather" in final
-    assert '  "city": "Paris",' in final.splitlines()  # pretty-printed once it parses
-    assert '{"zone": "CET" oops' in final  # shown as it came when it does not
+    assert '⚙ get_weather {"city": "Paris", "unit": "celsius", "days": [1, 2]}' in final
+    assert '  "city": "Paris",' in final.splitlines()  # and pretty-printed below, once whole
+    assert '⚙ get_time {"zone": "CET" oops' in final  # as it came when it is not JSON
     thread_id = window.window.controller.thread_id
     assert thread_id is not None
     stored = window.store.messages(thread_id)[-1]

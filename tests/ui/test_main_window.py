@@ -18,7 +18,7 @@ from PySide6.QtWidgets import QApplication
 from llms_desktop.app import AppServices
 from llms_desktop.providers.base import Timeouts
 from llms_desktop.providers.setup import ProviderSetup
-from llms_desktop.settings import Settings
+from llms_desktop.settings import AUTO_TITLE, Settings
 from llms_desktop.store import Store
 from llms_desktop.ui.main_window import MainWindow
 from llms_desktop.ui.qsettings_backend import QSettingsBackend
@@ -44,6 +44,9 @@ class App:
         self.data_dir = data_dir
         self.backend = QSettingsBackend(data_dir)
         self.settings = Settings(self.backend)
+        # Window tests count the requests they cause; test_conversation_actions.py turns the
+        # model's titles (an extra request after a new chat's first answer) back on.
+        self.settings.set(AUTO_TITLE, "off")
         self.store = Store.open(data_dir)
         # As in the app: the idle timeout is the Preferences setting.
         self.providers = ProviderSetup(

@@ -354,7 +354,7 @@ def test_a_wave_1_database_upgrades_in_place_and_loses_nothing(tmp_path: Path) -
         ).fetchall()
         (version,) = upgraded.execute("PRAGMA user_version").fetchone()
     assert after[: len(before)] == before
-    assert version == 3
+    assert version == 4
 
 
 def test_message_tree_survives_parent_loops_and_missing_parents() -> None:

@@ -9,8 +9,17 @@ import sys
 from pathlib import Path
 
 # Loaded later, when they are first used: rendering the reopened chat, talking to a
-# provider, the API server, the keychain, the AI Refinery SDK, the event loop's glue.
-NOT_IN_FIRST_FRAME = {"markdown_it", "pygments", "httpx", "aiohttp", "keyring", "air", "qasync"}
+# provider, the API server, the keychain, the AI Refinery and MCP SDKs, the event loop's glue.
+NOT_IN_FIRST_FRAME = {
+    "markdown_it",
+    "pygments",
+    "httpx",
+    "aiohttp",
+    "keyring",
+    "air",
+    "qasync",
+    "mcp",
+}
 
 PROBE = """
 import json, sys

@@ -1,4 +1,4 @@
-"""The core never loads Qt, and the CLI path never loads Qt or the AI Refinery SDK."""
+"""The core never loads Qt, and the CLI path never loads Qt, the AI Refinery or the MCP SDK."""
 
 from __future__ import annotations
 
@@ -31,7 +31,8 @@ def test_cli_commands_do_not_load_qt_or_the_sdk() -> None:
         "import sys\n"
         "from llms_desktop.cli import build_parser\n"
         "build_parser()\n"
-        "print(sorted({m.split('.')[0] for m in sys.modules} & {'PySide6', 'air', 'pandas'}))"
+        "heavy = {'PySide6', 'air', 'pandas', 'mcp'}\n"
+        "print(sorted({m.split('.')[0] for m in sys.modules} & heavy))"
     )
     result = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True
