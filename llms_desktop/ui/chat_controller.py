@@ -12,6 +12,7 @@ from PySide6.QtCore import QObject, Signal
 
 from llms_desktop import errors, turns
 from llms_desktop import settings as keys
+from llms_desktop.branches import Versions
 from llms_desktop.session import ChatSession
 from llms_desktop.store import Store
 from llms_desktop.types import Delta, Message, ReasoningDelta, TextDelta, Thread, ToolCallDelta
@@ -89,7 +90,7 @@ class ChatController(QObject):
         self.actions.leave_editing()
         self.thread_id = None
         self.parts.banner.hide()
-        self.parts.chat_view.show_thread([])
+        self.parts.chat_view.show_thread([], {})
         self.parts.sidebar.select(None)
         self.parts.status.clear_status()
         self._update_welcome()
@@ -119,7 +120,7 @@ class ChatController(QObject):
         live = streamer.assistant_message if streamer and streamer.answer_open else None
         live_id = live.id if live else None
         messages = [m for m in store.messages(thread_id) if m.id != live_id]
-        self.parts.chat_view.show_thread(messages)
+        self.parts.chat_view.show_thread(messages, self.versions())
         if thread.model:
             ref = f"{thread.provider}/{thread.model}" if thread.provider else thread.model
             self.parts.composer.set_model(ref)
@@ -261,6 +262,15 @@ class ChatController(QObject):
         if model:
             self.services.settings.set(keys.LAST_MODEL, model)
 
+    def versions(self, thread_id: str | None = None) -> dict[str, Versions]:
+        """Where each message of a thread (default: the open one) with other versions stands."""
+        thread_id = thread_id or self.thread_id
+        if thread_id is None:
+            return {}
+        tree = self.services.store.tree(thread_id)
+        found = {message_id: tree.versions(message_id) for message_id in tree.by_id}
+        return {message_id: v for message_id, v in found.items() if v.count > 1}
+
     @property
     def busy(self) -> bool:
         """Whether this window follows an answer in progress."""
@@ -379,14 +389,27 @@ class ChatController(QObject):
     def _on_started(self, thread: Thread, user: Message | None, assistant: Message) -> None:
         view = self.parts.chat_view
         self._unsaved_prompt = None
+        if self.thread_id in (None, thread.id):
+            # An edit's new version (and later the answer's) shows where it stands.
+            view.set_versions(self.versions(thread.id))
         if self.thread_id is None:
             self.thread_id = thread.id
             self.services.settings.set(keys.LAST_THREAD, thread.id)
             self._update_welcome()
             self.thread_changed.emit(thread)
+        # A regenerate, an edit or a continue branches off above the end of what is shown:
+        # show the path down to where the new message goes, the old versions out of sight.
+        parent_id = user.parent_id if user is not None else assistant.parent_id
+        shown = [message.id for message in view.chat.messages]
+        if shown and shown[-1] != parent_id:
+            path = self.services.store.tree(thread.id).path_to(parent_id)
+            view.show_thread(path, self.versions(thread.id))
         if user is not None:
             view.append_message(user)
         view.begin_answer(assistant)
+        if assistant.content or assistant.reasoning:  # continued: its text so far
+            view.add_delta(ReasoningDelta(assistant.reasoning or ""))
+            view.add_delta(TextDelta(assistant.content))
         self.services.registry.threads_changed.emit()
 
     def _on_delta(self, delta: Delta) -> None:
@@ -436,6 +459,8 @@ class ChatController(QObject):
         self._detach()
         if message is not None:
             view = self.parts.chat_view
+            if message.thread_id == self.thread_id:
+                view.set_versions(self.versions(message.thread_id))
             shown = any(m.id == message.id for m in view.chat.messages)
             if view.chat.live_message_id == message.id or not shown:
                 view.end_answer(message)
