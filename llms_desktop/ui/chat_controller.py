@@ -22,6 +22,7 @@ from llms_desktop.ui.chat_services import ChatServices, Planner, ResolvedModel, 
 from llms_desktop.ui.chat_settings import ChatSettings
 from llms_desktop.ui.chat_tools import approve, enabled_tools
 from llms_desktop.ui.message_actions import MessageActions
+from llms_desktop.ui.model_choice import ModelChoice
 from llms_desktop.ui.reply_streamer import ReplyStreamer
 from llms_desktop.ui.retry_wait import RetryWait
 
@@ -47,12 +48,12 @@ class ChatController(QObject):
         self.thread_id: str | None = None
         self._streamer: ReplyStreamer | None = None
         self._retry: Callable[[], None] | None = None
-        self._model_task: asyncio.Task[None] | None = None
         # A prompt sent but not saved yet: it goes back into the box if the answer cannot start.
         self._unsaved_prompt: str | None = None
         self.writes = BackgroundWrites(services.writer, self)
         self.writes.failed.connect(self._on_write_failed)
         self.retry_wait = RetryWait(parts.status, self)
+        self.models = ModelChoice(services, parts, self)
         self.actions = MessageActions(self)
         self.settings_panel = ChatSettings(self)
         self.settings_panel.show_draft()
@@ -70,8 +71,7 @@ class ChatController(QObject):
             self.services.registry.threads_changed.disconnect(self._on_threads_changed)
         with contextlib.suppress(RuntimeError, TypeError):
             self.services.registry.providers_changed.disconnect(self._on_providers_changed)
-        if self._model_task is not None:
-            self._model_task.cancel()
+        self.models.cancel()
         self.retry_wait.cancel()
         self.after_answer.cancel()
 
@@ -244,24 +244,6 @@ class ChatController(QObject):
         elif text is not None:
             self.send(text)
 
-    def _chosen_model(self) -> str:
-        return self.parts.composer.model or self.remembered_model()
-
-    def remembered_model(self) -> str:
-        """The model picked last (in any window, before a restart too), else the default."""
-        settings = self.services.settings
-        return (
-            settings.get(keys.LAST_MODEL)
-            or settings.default_model
-            or self.services.fallback_model()
-        )
-
-    def choose_model(self, model: str) -> None:
-        """The user picked a model: remember it for the next window and the next start."""
-        model = model.strip()
-        if model:
-            self.services.settings.set(keys.LAST_MODEL, model)
-
     def versions(self, thread_id: str | None = None) -> dict[str, Versions]:
         """Where each message of a thread (default: the open one) with other versions stands."""
         thread_id = thread_id or self.thread_id
@@ -288,7 +270,7 @@ class ChatController(QObject):
         self.retry_wait.cancel()
         self._retry = retry
         self._unsaved_prompt = unsaved_prompt
-        model = self._chosen_model()
+        model = self.models.chosen()
         if model:
             # The next window (or the next start) opens with the model used last.
             services.settings.set(keys.LAST_MODEL, model)
@@ -478,24 +460,4 @@ class ChatController(QObject):
         if not banner.isHidden() and isinstance(banner.error, errors.ConfigError):
             banner.hide()
         self._update_welcome()
-        self.refresh_models(force=True)
-
-    def refresh_models(self, *, force: bool = False) -> None:
-        """Ask the providers for their models in the background; the picker fills when done."""
-        if self._model_task is not None and not self._model_task.done():
-            if not force:
-                return
-            self._model_task.cancel()
-        self._model_task = asyncio.get_running_loop().create_task(self._load_models())
-
-    async def _load_models(self) -> None:
-        composer = self.parts.composer
-        try:
-            models, problems = await self.services.list_models()
-        except errors.LlmsDesktopError as exc:
-            models, problems = [], [str(exc)]
-        if problems:
-            self.parts.notify(f"Could not list models: {'; '.join(problems)}")
-        # Read the choice after the wait: the user may have picked a model meanwhile.
-        current = composer.model or self.remembered_model()
-        composer.set_models(models, current or (models[0] if models else ""))
+        self.models.refresh(force=True)

@@ -145,7 +145,7 @@ class MainWindow(QMainWindow):
         self._restore_state()
         self.sidebar.refresh()
         # The picker shows the model picked last at once; the list fills in when it arrives.
-        self.composer.set_model(self.controller.remembered_model())
+        self.composer.set_model(self.controller.models.remembered())
         if open_last_thread:
             self.controller.open_last_thread()
         else:
@@ -230,7 +230,7 @@ class MainWindow(QMainWindow):
         self.sidebar.pin_toggled.connect(c.toggle_pin)
         self.composer.send_requested.connect(c.send)
         self.composer.stop_requested.connect(c.stop)
-        self.composer.model_chosen.connect(c.choose_model)
+        self.composer.model_chosen.connect(c.models.choose)
         self.composer.edit_cancelled.connect(c.actions.cancel_editing)
         self.thread_settings.edited.connect(c.settings_panel.edit)
         self.thread_settings.reset_requested.connect(c.settings_panel.reset)
@@ -287,7 +287,7 @@ class MainWindow(QMainWindow):
     def start_background_work(self) -> None:
         """List the models (and look for local servers on first run); needs the running loop."""
         self._started = True
-        self.controller.refresh_models()
+        self.controller.models.refresh()
         if self.chat_stack.currentWidget() is self.welcome:
             self.first_run.look()
 
@@ -401,7 +401,7 @@ class MainWindow(QMainWindow):
         elif key == keys.DEFAULT_MODEL.key and settings.default_model:
             # A new default model in Preferences is what the user wants to talk to now.
             self.composer.set_model(settings.default_model)
-            self.controller.choose_model(settings.default_model)
+            self.controller.models.choose(settings.default_model)
 
     def apply_system_theme(self) -> None:
         """The OS switched light/dark; follow it unless the user chose a theme."""
