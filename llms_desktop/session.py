@@ -227,6 +227,17 @@ class _Answer:
             self.accumulator.add(TextDelta(message.content))
         if message.reasoning:
             self.accumulator.add(ReasoningDelta(message.reasoning))
+        for index, call in enumerate(message.tool_calls):
+            function = call.get("function") or {}
+            self.accumulator.add(
+                ToolCallDelta(
+                    index,
+                    id=call.get("id"),
+                    name=function.get("name"),
+                    arguments=str(function.get("arguments") or ""),
+                    type=call.get("type"),
+                )
+            )
         self.carried = (len(message.content), len(message.reasoning or ""))
         self.request: ChatRequest | None = None
         self.started = clock()

@@ -20,6 +20,8 @@ if TYPE_CHECKING:
     from llms_desktop.store import Store
 
 TITLE_LENGTH = 60
+# Answers that ended before the model finished: Continue asks for the rest of them.
+CONTINUABLE = ("cancelled", "error", "interrupted")
 
 
 @dataclass(frozen=True, slots=True)
@@ -191,8 +193,11 @@ def plan_continue(
     answer = _message(tree, message_id)
     if answer.role != "assistant":
         raise ConfigError("Only an answer can be continued.")
-    if answer.status == "streaming":
-        raise ConfigError("That answer is still streaming.")
+    if answer.status not in CONTINUABLE:
+        raise ConfigError(
+            "Only an answer that was stopped, failed or interrupted can be continued "
+            f"(this one is {answer.status}); regenerate it for a new version."
+        )
     settings = _settings(thread, model, provider_id, None, params)
     path = tree.path_to(answer.parent_id)
     tail = ChatMessage("assistant", answer.content) if answer.content else None

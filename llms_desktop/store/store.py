@@ -434,15 +434,40 @@ class Store(Database):
             raise RecordNotFound(f"No message has the id {message_id!r}.")
         return message
 
-    def delete_message(self, message_id: str) -> None:
-        """Delete one message, its replies moving up to its parent; a missing one does nothing."""
+    def delete_message(self, message_id: str) -> int:
+        """Delete a message; returns how many messages went (0 when it was already gone).
+
+        A message that is one of several versions goes with the conversation that follows it
+        (that branch). A message without other versions goes alone, its replies moving up to
+        its parent so the rest of the conversation stays.
+        """
         with self.transaction("delete the message") as db:
+            row = db.execute(
+                "SELECT thread_id, parent_id FROM messages WHERE id = ?", (message_id,)
+            ).fetchone()
+            if row is None:
+                return 0
+            thread_id, parent_id = row
+            (versions,) = db.execute(
+                "SELECT count(*) FROM messages WHERE thread_id = ? AND parent_id IS ?",
+                (thread_id, parent_id),
+            ).fetchone()
+            if versions > 1:
+                branch = [
+                    row[0]
+                    for row in db.execute(
+                        "WITH RECURSIVE branch(id) AS (SELECT ? UNION ALL SELECT m.id "
+                        "FROM messages AS m JOIN branch ON m.parent_id = branch.id) "
+                        "SELECT id FROM branch",
+                        (message_id,),
+                    )
+                ]
+                db.executemany("DELETE FROM messages WHERE id = ?", [(i,) for i in branch])
+                return len(branch)
             db.execute(
-                "UPDATE messages SET parent_id = "
-                "(SELECT parent_id FROM messages WHERE id = ?) WHERE parent_id = ?",
-                (message_id, message_id),
+                "UPDATE messages SET parent_id = ? WHERE parent_id = ?", (parent_id, message_id)
             )
-            db.execute("DELETE FROM messages WHERE id = ?", (message_id,))
+            return db.execute("DELETE FROM messages WHERE id = ?", (message_id,)).rowcount
 
     # -- search --------------------------------------------------------------------------------
 

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 from PySide6.QtCore import QObject
 
 from llms_desktop import errors, titles, turns
+from llms_desktop.store import Store
 from llms_desktop.types import Message
 from llms_desktop.ui.chat_services import ResolvedModel
 
@@ -34,7 +35,7 @@ class AfterAnswer(QObject):
         setting = self.chat.services.settings.auto_title
         if new_chat and titles.should_ask(setting, resolved.base_url):
             task = asyncio.get_running_loop().create_task(
-                self._title(answer.thread_id, turn.user_text or "", answer.content, resolved)
+                self._title(answer.thread_id, turn, answer.content, resolved)
             )
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
@@ -44,14 +45,25 @@ class AfterAnswer(QObject):
             task.cancel()
 
     async def _title(
-        self, thread_id: str, question: str, answer: str, resolved: ResolvedModel
+        self, thread_id: str, turn: turns.Turn, answer: str, resolved: ResolvedModel
     ) -> None:
+        question = turn.user_text or ""
         try:
             title = await titles.ask_title(resolved.provider, resolved.model, question, answer)
         except errors.LlmsDesktopError:
             return
-        if title:
-            self.chat.writes.write(
-                lambda store: store.rename_thread(thread_id, title),
-                lambda _: self.chat.thread_renamed(thread_id),
-            )
+        if not title:
+            return
+
+        def rename(store: Store) -> bool:
+            # Only the first-words title is replaced: not a name the user gave it meanwhile,
+            # nor a chat deleted meanwhile.
+            thread = store.get_thread(thread_id)
+            if thread is None or thread.title != turn.title:
+                return False
+            store.rename_thread(thread_id, title)
+            return True
+
+        self.chat.writes.write(
+            rename, lambda renamed: self.chat.thread_renamed(thread_id) if renamed else None
+        )

@@ -12,7 +12,7 @@ from PySide6.QtCore import QObject, Signal
 
 from llms_desktop import errors, turns
 from llms_desktop import settings as keys
-from llms_desktop.branches import Versions
+from llms_desktop.branches import MessageTree, Versions
 from llms_desktop.session import ChatSession
 from llms_desktop.store import Store
 from llms_desktop.types import Delta, Message, ReasoningDelta, TextDelta, Thread, ToolCallDelta
@@ -61,9 +61,11 @@ class ChatController(QObject):
         services.registry.stream_started.connect(self._on_registry_stream_started)
         services.registry.threads_changed.connect(self._on_threads_changed)
         services.registry.providers_changed.connect(self._on_providers_changed)
+        services.registry.messages_changed.connect(self._on_messages_changed)
 
     def shutdown(self) -> None:
         """The window is closing: stop following answers (they go on, in the registry)."""
+        self.settings_panel.flush()
         self._detach()
         with contextlib.suppress(RuntimeError, TypeError):
             self.services.registry.stream_started.disconnect(self._on_registry_stream_started)
@@ -71,6 +73,8 @@ class ChatController(QObject):
             self.services.registry.threads_changed.disconnect(self._on_threads_changed)
         with contextlib.suppress(RuntimeError, TypeError):
             self.services.registry.providers_changed.disconnect(self._on_providers_changed)
+        with contextlib.suppress(RuntimeError, TypeError):
+            self.services.registry.messages_changed.disconnect(self._on_messages_changed)
         self.models.cancel()
         self.retry_wait.cancel()
         self.after_answer.cancel()
@@ -87,7 +91,7 @@ class ChatController(QObject):
     def new_chat(self) -> None:
         """An empty conversation; the thread is created when the first message is sent."""
         self._detach()
-        self.actions.leave_editing()
+        self._leave_thread()
         self.thread_id = None
         self.parts.banner.hide()
         self.parts.chat_view.show_thread([], {})
@@ -110,7 +114,7 @@ class ChatController(QObject):
             return
         self._detach()
         if thread_id != self.thread_id:
-            self.actions.leave_editing()
+            self._leave_thread()
         self.thread_id = thread_id
         self.parts.banner.hide()
         self.parts.status.clear_status()
@@ -119,8 +123,14 @@ class ChatController(QObject):
         streamer = self.services.registry.streamer_for(thread_id)
         live = streamer.assistant_message if streamer and streamer.answer_open else None
         live_id = live.id if live else None
-        messages = [m for m in store.messages(thread_id) if m.id != live_id]
-        self.parts.chat_view.show_thread(messages, self.versions())
+        tree = store.tree(thread_id)
+        path = tree.active_path()
+        if message_id in tree.by_id and all(m.id != message_id for m in path):
+            # A search hit in a version not on screen: show that version (and remember it).
+            path = tree.path_to(tree.leaf_under(message_id))
+            self.writes.write(lambda store: store.select_message(message_id))
+        messages = [m for m in path if m.id != live_id]
+        self.parts.chat_view.show_thread(messages, versions_in(tree))
         if thread.model:
             ref = f"{thread.provider}/{thread.model}" if thread.provider else thread.model
             self.parts.composer.set_model(ref)
@@ -134,6 +144,13 @@ class ChatController(QObject):
         self.thread_changed.emit(thread)
         if focus_prompt:
             self.parts.composer.focus_prompt()
+
+    def _leave_thread(self) -> None:
+        """Before another chat is shown: what belongs to this one ends or is saved now."""
+        self.settings_panel.flush()  # a system prompt still being typed is saved with it
+        self.actions.leave_editing()
+        self.retry_wait.cancel()  # a retry waiting for its time was for this chat
+        self._retry = None
 
     def rename_thread(self, thread_id: str, title: str) -> None:
         title = " ".join(title.split())
@@ -247,11 +264,7 @@ class ChatController(QObject):
     def versions(self, thread_id: str | None = None) -> dict[str, Versions]:
         """Where each message of a thread (default: the open one) with other versions stands."""
         thread_id = thread_id or self.thread_id
-        if thread_id is None:
-            return {}
-        tree = self.services.store.tree(thread_id)
-        found = {message_id: tree.versions(message_id) for message_id in tree.by_id}
-        return {message_id: v for message_id, v in found.items() if v.count > 1}
+        return {} if thread_id is None else versions_in(self.services.store.tree(thread_id))
 
     @property
     def busy(self) -> bool:
@@ -362,6 +375,21 @@ class ChatController(QObject):
             self.new_chat()
         self.parts.sidebar.refresh(select_id=self.thread_id)
 
+    def show_again(self, thread_id: str, *, keep_scroll: bool = False) -> None:
+        """Show the open chat's active path again (a version switched, a message deleted)."""
+        if thread_id != self.thread_id or self.busy:
+            return  # an answer in progress: its end shows the thread as it is then
+        view = self.parts.chat_view
+        position = view.verticalScrollBar().value()
+        tree = self.services.store.tree(thread_id)
+        view.show_thread(tree.active_path(), versions_in(tree))
+        if keep_scroll:
+            view.verticalScrollBar().setValue(position)
+
+    def _on_messages_changed(self, thread_id: str, origin: object) -> None:
+        if origin is not self:
+            self.show_again(thread_id, keep_scroll=True)
+
     def _on_registry_stream_started(self, thread_id: str, streamer: ReplyStreamer) -> None:
         # Another window started an answer in the thread this window shows: reload the thread
         # (it has a new user message) and follow the answer live.
@@ -461,3 +489,9 @@ class ChatController(QObject):
             banner.hide()
         self._update_welcome()
         self.models.refresh(force=True)
+
+
+def versions_in(tree: MessageTree) -> dict[str, Versions]:
+    """Where each message of a tree that has other versions stands among them."""
+    found = {message_id: tree.versions(message_id) for message_id in tree.by_id}
+    return {message_id: v for message_id, v in found.items() if v.count > 1}

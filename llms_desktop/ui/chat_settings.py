@@ -35,6 +35,10 @@ class ChatSettings(QObject):
         """A saved chat's own values."""
         self.chat.parts.thread_settings.show_settings(thread.system_prompt, thread.params)
 
+    def flush(self) -> None:
+        """Save now a system prompt still being typed (before the chat changes)."""
+        self.chat.parts.thread_settings.flush()
+
     def current(self) -> tuple[str, dict[str, Any]]:
         """The system prompt and parameters as the panel shows them (what the next message
         goes with)."""

@@ -117,6 +117,7 @@ class Composer(QWidget):
         edit_layout.addWidget(self.edit_label, 1)
         edit_layout.addWidget(self.edit_cancel)
         self.edit_bar.hide()
+        self._draft = ""  # what was typed before an edit began
 
         controls = QHBoxLayout()
         controls.setContentsMargins(0, 0, 0, 0)
@@ -208,14 +209,22 @@ class Composer(QWidget):
         return not self.edit_bar.isHidden()
 
     def begin_edit(self, text: str) -> None:
-        """Put a sent message in the box to edit; sending it makes a new version."""
+        """Put a sent message in the box to edit; sending it makes a new version. What was
+        typed in the box before comes back once the edit is sent or cancelled."""
+        if not self.editing:
+            self._draft = self.prompt.toPlainText()
         self.prompt.setPlainText(text)
         self.edit_bar.show()
         self.focus_prompt()
         self.prompt.moveCursor(QTextCursor.MoveOperation.End)
 
     def end_edit(self) -> None:
+        """The edit was sent or dropped: the draft typed before it returns to an empty box."""
         self.edit_bar.hide()
+        draft, self._draft = self._draft, ""
+        if draft and not self.prompt.toPlainText():
+            self.prompt.setPlainText(draft)
+            self.prompt.moveCursor(QTextCursor.MoveOperation.End)
 
     # Slots ----------------------------------------------------------------------------------
     def _on_submitted(self) -> None:
@@ -231,8 +240,8 @@ class Composer(QWidget):
             self.stop_requested.emit()  # an answer, or a retry waiting for its time
 
     def _on_edit_cancelled(self) -> None:
-        self.end_edit()
         self.prompt.clear()
+        self.end_edit()
         self.edit_cancelled.emit()
 
     def _on_button_clicked(self) -> None:

@@ -53,10 +53,11 @@ class MessageActions(QObject):
         self.chat.parts.composer.end_edit()
 
     def leave_editing(self) -> None:
-        # An edit belongs to its chat: switching chats drops it (the original is untouched).
+        # An edit belongs to its chat: switching chats drops it (the original is untouched)
+        # and the draft typed before it comes back.
         if self.editing_id is not None:
-            self.cancel_editing()
             self.chat.parts.composer.prompt.clear()
+            self.cancel_editing()
 
     def step_version(self, offset: int, message_id: str | None = None) -> None:
         """Show the previous (-1) or next (+1) version of a message (None: the last answer)."""
@@ -173,11 +174,7 @@ class MessageActions(QObject):
         )
 
     def _reload(self, thread_id: str, *, keep_scroll: bool = False) -> None:
-        if thread_id != self.chat.thread_id or self.chat.busy:
-            return
-        view = self.chat.parts.chat_view
-        position = view.verticalScrollBar().value()
-        view.show_thread(self.chat.services.store.messages(thread_id), self.chat.versions())
-        if keep_scroll:
-            view.verticalScrollBar().setValue(position)
-        self.chat.services.registry.threads_changed.emit()
+        registry = self.chat.services.registry
+        registry.messages_changed.emit(thread_id, self.chat)  # other windows on this chat
+        registry.threads_changed.emit()
+        self.chat.show_again(thread_id, keep_scroll=keep_scroll)

@@ -11,19 +11,27 @@ from llms_desktop.branches import Versions
 from llms_desktop.chunk_render import SPACER, AnswerRender, with_spacer
 from llms_desktop.markdown_render import MarkdownRenderer
 from llms_desktop.markdown_stream import LONG_LINE, PIECE, MarkdownStream, reference_definitions
+from llms_desktop.turns import CONTINUABLE
 from llms_desktop.types import Message
 from llms_desktop.ui import tool_html
 from llms_desktop.ui.theme import ChatColors
 
-__all__ = ["COPY_LINK", "MESSAGE_LINK", "REASONING_LINK", "SPACER", "MessageHtml", "with_spacer"]
+__all__ = [
+    "CONTINUABLE",
+    "COPY_LINK",
+    "MESSAGE_LINK",
+    "REASONING_LINK",
+    "SPACER",
+    "MessageHtml",
+    "with_spacer",
+]
 
 REASONING_LINK = "reasoning:"
 COPY_LINK = "copy:"
 # Actions on a message: "msg:<verb>:<message id>" (copy, edit, regenerate, continue, delete,
 # version: show that version instead).
 MESSAGE_LINK = "msg:"
-# Answers that stopped before the model finished can be continued.
-CONTINUABLE = ("cancelled", "error", "interrupted")
+
 # Expanded reasoning shows at most this much (it is kept whole in the store).
 REASONING_SHOWN = 200_000
 

@@ -8,6 +8,7 @@ from PySide6.QtCore import QObject
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QApplication, QMenu, QMessageBox, QWidget
 
+from llms_desktop.turns import CONTINUABLE
 from llms_desktop.ui.chat_controller import ChatController
 from llms_desktop.ui.chat_view import ChatView
 
@@ -70,8 +71,12 @@ class MessageMenu(QObject):
 
     def _on_continue_last(self) -> None:
         answer = self.controller.actions.last_answer()
-        if answer is not None:
-            self.controller.actions.continue_answer(answer.id)
+        if answer is None:
+            return
+        if answer.status not in CONTINUABLE:
+            self.notify("The last answer is complete: there is nothing to continue.")
+            return
+        self.controller.actions.continue_answer(answer.id)
 
     def _on_copy_last_answer(self) -> None:
         answer = self.controller.actions.last_answer()
@@ -94,14 +99,30 @@ class MessageMenu(QObject):
             actions.continue_answer(message_id)
         elif verb == "version":
             actions.select_version(message_id)
-        elif verb == "delete" and self._confirm_delete():
+        elif verb == "delete" and self._confirm_delete(message_id):
             actions.delete_message(message_id)
 
-    def _confirm_delete(self) -> bool:
+    def _confirm_delete(self, message_id: str) -> bool:
+        thread_id = self.controller.thread_id
+        if thread_id is None:
+            return False
+        tree = self.controller.services.store.tree(thread_id)
+        if message_id not in tree.by_id:
+            return False
+        after = len(tree.descendants(message_id))
+        if tree.versions(message_id).count > 1 and after:
+            question = (
+                f"Delete this version and the {after} message{'s' if after > 1 else ''} "
+                "after it? The other versions stay."
+            )
+        elif tree.versions(message_id).count > 1:
+            question = "Delete this version? The other versions stay."
+        else:
+            question = "Delete this message? The messages after it stay in the chat."
         box = QMessageBox(
             QMessageBox.Icon.Question,
             "Delete message",
-            "Delete this message? The messages after it stay in the chat.",
+            question,
             QMessageBox.StandardButton.Cancel,
             self.window,
         )

@@ -10,7 +10,7 @@ from PySide6.QtCore import QObject, Signal
 
 from llms_desktop.accumulate import Accumulator
 from llms_desktop.errors import LlmsDesktopError
-from llms_desktop.types import Delta, Message, Thread
+from llms_desktop.types import Delta, Message, ReasoningDelta, TextDelta, Thread
 
 # Runs the session with this object as its listener; returns the final message.
 SessionRunner = Callable[["ReplyStreamer"], Coroutine[Any, Any, Message]]
@@ -113,6 +113,11 @@ class ReplyStreamer(QObject):
         self.assistant_message = assistant
         self.answer_open = True
         self.accumulated = Accumulator()  # a window catching up shows this round's answer
+        # A continued answer starts with its earlier text: a window catching up shows it too.
+        if assistant.reasoning:
+            self.accumulated.add(ReasoningDelta(assistant.reasoning))
+        if assistant.content:
+            self.accumulated.add(TextDelta(assistant.content))
         self.started.emit(thread, user_message, assistant)
 
     def on_delta(self, delta: Delta) -> None:

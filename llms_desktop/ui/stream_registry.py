@@ -18,6 +18,9 @@ class StreamRegistry(QObject):
         stream_ended(str): that thread's answer ended.
         threads_changed(): a thread was created, renamed, pinned, deleted or answered in;
             every window's sidebar refreshes.
+        messages_changed(str, object): a thread's messages changed other than by an answer
+            (a version switched, a message deleted): every window showing it (but the one
+            given, which did it) shows it again.
         providers_changed(): a provider was added, edited or removed (in any window); every
             window lists the models again.
     """
@@ -26,6 +29,7 @@ class StreamRegistry(QObject):
     stream_ended = Signal(str)
     threads_changed = Signal()
     providers_changed = Signal()
+    messages_changed = Signal(str, object)
 
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)

@@ -14,6 +14,7 @@ import pytest
 
 from llms_desktop import turns
 from llms_desktop.branches import MessageTree
+from llms_desktop.errors import ConfigError
 from llms_desktop.history import history_messages
 from llms_desktop.providers.base import Timeouts
 from llms_desktop.providers.openai_compat import OpenAICompatProvider
@@ -370,3 +371,39 @@ def test_message_tree_survives_parent_loops_and_missing_parents() -> None:
     assert tree.path_to("x") == [tree.by_id["y"], tree.by_id["x"]]  # stops at the loop
     orphan = MessageTree([message("a", "gone", 0), message("b", "a", 1)])
     assert [m.id for m in orphan.active_path()] == ["a", "b"]
+
+
+def test_deleting_one_of_several_versions_takes_its_branch_and_leaves_the_others(
+    store: Store,
+) -> None:
+    thread = store.create_thread("t")
+    u1 = store.add_message(thread.id, "user", "U1")
+    a1 = store.add_message(thread.id, "assistant", "A1")
+    u2 = store.add_message(thread.id, "user", "U2")
+    store.add_message(thread.id, "assistant", "A2")
+    a1b = store.add_message(thread.id, "assistant", "A1-v2", parent_id=u1.id)
+    store.select_message(a1.id)
+    assert store.delete_message(a1.id) == 3  # A1, U2 and A2: that version's conversation
+    assert path_of(store, thread.id) == [("user", "U1"), ("assistant", "A1-v2")]
+    assert store.get_message(u2.id) is None
+    assert store.tree(thread.id).versions(a1b.id).count == 1
+    assert store.delete_message(a1.id) == 0
+
+
+async def test_only_an_answer_that_stopped_early_can_be_continued_and_its_tool_calls_stay(
+    loopback: LoopbackServer, provider: OpenAICompatProvider, store: Store
+) -> None:
+    thread = store.create_thread("t")
+    store.add_message(thread.id, "user", "q")
+    done = store.add_message(thread.id, "assistant", "Complete.")
+    with pytest.raises(ConfigError, match="stopped, failed or interrupted"):
+        turns.plan_continue(store, thread_id=thread.id, message_id=done.id, **COMMON)
+    call = {"id": "c1", "type": "function", "function": {"name": "f", "arguments": "{}"}}
+    stopped = store.add_message(thread.id, "assistant", "Let me check. ", tool_calls=[call])
+    store.finish_message(stopped.id, "cancelled", content="Let me check. ", tool_calls=[call])
+    answers(loopback, "And more.")
+    continued = await ChatSession(provider, store).run(
+        turns.plan_continue(store, thread_id=thread.id, message_id=stopped.id, **COMMON)
+    )
+    assert continued.content == "Let me check. And more."
+    assert [dict(c) for c in continued.tool_calls] == [call]
