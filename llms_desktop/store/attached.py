@@ -44,7 +44,11 @@ class AttachedFiles(Database):
             ).fetchone()
             for offset, attachment in enumerate(attachments):
                 try:
-                    created = blobs.write(attachment.sha256, attachment.mime, attachment.data)
+                    created = (
+                        None  # its bytes are gone: the row keeps its place and name
+                        if attachment.missing
+                        else blobs.write(attachment.sha256, attachment.mime, attachment.data)
+                    )
                 except OSError as exc:
                     raise StoreError(
                         f"Could not save the attachment {attachment.name} in {blobs.folder}: "

@@ -215,3 +215,26 @@ def test_content_parts_from_a_client_unpack_into_attachments_untouched() -> None
         "[input_audio part not saved]",
     ]
     assert isinstance(Attachment("file", "x", "text/plain", b"x").sha256, str)
+
+
+def test_model_names_say_which_models_take_images() -> None:
+    from llms_desktop.providers.config import ProviderConfig
+    from llms_desktop.providers.vision import guess, takes_images
+
+    vision = ["gpt-4o-mini", "claude-sonnet-4-20250514", "gemma3:4b", "qwen2.5vl:7b"]
+    vision += ["llama3.2-vision:11b", "openrouter/google/gemini-2.0-flash", "llava:7b"]
+    for name in vision:
+        assert guess(name) is True, name
+    for name in ("gpt-3.5-turbo", "o3-mini", "deepseek-chat", "text-embedding-3-small"):
+        assert guess(name) is False, name
+    for name in ("llama3.1:8b", "qwen2.5:7b", "my-model"):
+        assert guess(name) is None, name
+    config = ProviderConfig("p", "openai-compatible", "p", "http://x/v1")
+    assert takes_images(config, "my-model") is None
+    everything = ProviderConfig("p", "openai-compatible", "p", "http://x/v1", vision=True)
+    assert takes_images(everything, "my-model") is True
+    one_off = ProviderConfig.from_json(
+        {**everything.to_json(), "vision_models": {"my-model": False}}
+    )
+    assert takes_images(one_off, "my-model") is False
+    assert takes_images(one_off, "other") is True
