@@ -58,7 +58,7 @@ def timed(function: Callable[[], object], runs: int) -> float:
 def main() -> None:
     from PIL import Image
 
-    from llms_desktop.attachments import from_bytes
+    from llms_desktop.attachments.reading import from_bytes
     from llms_desktop.store import Store
     from tests.support.samples import image_bytes, pdf_with_text
 

@@ -154,8 +154,8 @@ def read_attachments(paths: list[str]) -> list[Attachment]:
     """Each -a FILE, read and prepared (before any connection: a bad file fails fast)."""
     if not paths:
         return []
-    from llms_desktop.attachments import read_path
     from llms_desktop.attachments.model import check_message
+    from llms_desktop.attachments.reading import read_path
 
     attachments = [read_path(path) for path in paths]
     check_message(attachments)

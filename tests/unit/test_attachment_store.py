@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 
 from llms_desktop import errors, turns
-from llms_desktop.attachments import from_bytes
 from llms_desktop.attachments.parts import decode_data_url
+from llms_desktop.attachments.reading import from_bytes
 from llms_desktop.providers.base import Timeouts
 from llms_desktop.providers.openai_compat import OpenAICompatProvider
 from llms_desktop.session import ChatSession

@@ -10,7 +10,6 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from llms_desktop.attachments import from_bytes, read_path
 from llms_desktop.attachments.images import dimensions, sniff
 from llms_desktop.attachments.model import (
     MAX_ATTACHMENTS,
@@ -20,6 +19,7 @@ from llms_desktop.attachments.model import (
     check_message,
 )
 from llms_desktop.attachments.parts import content, decode_data_url, unpack
+from llms_desktop.attachments.reading import from_bytes, read_path
 from llms_desktop.errors import AttachmentError, ConfigError
 from tests.support.samples import (
     animated_gif,
