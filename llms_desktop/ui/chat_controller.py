@@ -16,6 +16,7 @@ from llms_desktop.session import ChatSession
 from llms_desktop.store import Store
 from llms_desktop.types import Delta, Message, ReasoningDelta, TextDelta, Thread, ToolCallDelta
 from llms_desktop.ui.after_answer import AfterAnswer
+from llms_desktop.ui.attachment_intake import AttachmentIntake
 from llms_desktop.ui.background_writes import BackgroundWrites
 from llms_desktop.ui.chat_services import ChatServices, Planner, ResolvedModel, WindowParts
 from llms_desktop.ui.chat_settings import ChatSettings
@@ -25,6 +26,7 @@ from llms_desktop.ui.reply_streamer import ReplyStreamer
 from llms_desktop.ui.retry_wait import RetryWait
 
 if TYPE_CHECKING:
+    from llms_desktop.attachments.model import Attachment
     from llms_desktop.tools.loop import PendingCall
 
 
@@ -47,8 +49,11 @@ class ChatController(QObject):
         self._streamer: ReplyStreamer | None = None
         self._retry: Callable[[], None] | None = None
         self._model_task: asyncio.Task[None] | None = None
-        # A prompt sent but not saved yet: it goes back into the box if the answer cannot start.
+        # A prompt sent but not saved yet: it goes back into the box if the answer cannot start
+        # (its attachments too).
         self._unsaved_prompt: str | None = None
+        self._unsaved_attachments: list[Attachment] = []
+        self.attachments = AttachmentIntake(self)
         self.writes = BackgroundWrites(services.writer, self)
         self.writes.failed.connect(self._on_write_failed)
         self.retry_wait = RetryWait(parts.status, self)
@@ -169,8 +174,16 @@ class ChatController(QObject):
 
     # Sending --------------------------------------------------------------------------------
     def send(self, text: str) -> None:
-        """Send a prompt in the open thread (or a new one), or an edited message's new text."""
+        """Send a prompt (and the composer's attachments) in the open thread (or a new one), or
+        an edited message's new text; images for a model not known to take them ask first."""
         if self._streamer is not None:
+            return
+        restore = functools.partial(self.parts.composer.restore_prompt, text)
+        self.attachments.check_images(self._chosen_model(), lambda: self._send(text), restore)
+
+    def _send(self, text: str) -> None:
+        if self._streamer is not None:
+            self.parts.composer.restore_prompt(text)
             return
         if self.actions.take_edit(text):
             return  # it was an edited message, sent as a new version
@@ -190,6 +203,7 @@ class ChatController(QObject):
         self.parts.banner.hide()
         thread_id = self.thread_id
         system_prompt, params = self.settings_panel.current()
+        attachments = self.parts.composer.take_attachments()
 
         def plan(store: Store, resolved: ResolvedModel, stream: bool) -> turns.Turn:
             return turns.plan_send(
@@ -202,9 +216,11 @@ class ChatController(QObject):
                 params=params,
                 base_params=resolved.params,
                 stream=stream,
+                attachments=attachments,
             )
 
         self.start(plan, unsaved_prompt=text, retry=lambda: self.retry_failed(text))
+        self._unsaved_attachments = attachments
 
     def stop(self) -> None:
         """Stop the answer this window follows (or a retry waiting for its time)."""
@@ -378,7 +394,7 @@ class ChatController(QObject):
 
     def _on_started(self, thread: Thread, user: Message | None, assistant: Message) -> None:
         view = self.parts.chat_view
-        self._unsaved_prompt = None
+        self._unsaved_prompt, self._unsaved_attachments = None, []
         if self.thread_id is None:
             self.thread_id = thread.id
             self.services.settings.set(keys.LAST_THREAD, thread.id)
@@ -429,8 +445,10 @@ class ChatController(QObject):
         # The answer ended before the prompt was saved (no provider, a bad setting): the text
         # would be lost, so it goes back into the box.
         text, self._unsaved_prompt = self._unsaved_prompt, None
+        attachments, self._unsaved_attachments = self._unsaved_attachments, []
         if text:
             self.parts.composer.restore_prompt(text)
+        self.parts.composer.restore_attachments(attachments)
 
     def _end(self, message: Message | None) -> None:
         self._detach()
