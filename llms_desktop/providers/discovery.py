@@ -5,11 +5,13 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass
-
-import httpx
+from typing import TYPE_CHECKING
 
 from llms_desktop.providers.config import OPENAI_COMPATIBLE, ProviderConfig
 from llms_desktop.providers.presets import preset
+
+if TYPE_CHECKING:
+    import httpx
 
 PROBE_TIMEOUT = 0.6  # seconds per server; a local server answers /models in milliseconds
 
@@ -60,6 +62,8 @@ async def find_local_servers(
     probe_timeout: float = PROBE_TIMEOUT,
 ) -> list[FoundServer]:
     """The servers among `kinds` that answer on `host`, probed all at once, in `kinds` order."""
+    import httpx  # here, not at import: the window's first frame does not need it
+
     async with httpx.AsyncClient(
         timeout=probe_timeout,
         trust_env=False,  # never through a proxy: these are this computer's ports
@@ -69,6 +73,8 @@ async def find_local_servers(
 
 
 async def _probe(client: httpx.AsyncClient, host: str, kind: LocalServerKind) -> FoundServer | None:
+    import httpx
+
     base_url = f"http://{host}:{kind.port}/v1"
     try:
         response = await client.get(f"{base_url}/models")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 from PySide6.QtCore import QTimer, QUrl, Signal
@@ -43,9 +44,11 @@ class ChatView(QTextBrowser):
         self._frame.setSingleShot(True)
         self._frame.setInterval(FRAME_MS)
         self._connect_signals()
-        # After the window is up, not during start-up: the first code block would otherwise
-        # pay for importing pygments and a lexer in the middle of a stream.
-        QTimer.singleShot(0, self._builder.renderer.warm_up)
+
+    def warm_up_later(self) -> None:
+        """Load markdown-it, pygments and a lexer in the background, once the window is up:
+        the first answer would otherwise pay for them mid-stream."""
+        threading.Thread(target=self._builder.renderer.warm_up, daemon=True).start()
 
     def _connect_signals(self) -> None:
         self.anchorClicked.connect(self._on_anchor_clicked)
@@ -84,6 +87,10 @@ class ChatView(QTextBrowser):
         at_bottom = self.is_at_bottom()
         if self.chat.live_message_id == message.id:
             self.chat.end_live(message)
+            if self.chat.backlog:
+                # Much of it arrived at the end (a whole answer in one delta): it goes on
+                # showing frame by frame, the window responsive meanwhile.
+                self._frame.start()
         elif any(m.id == message.id for m in self.chat.messages):
             self.chat.replace_message(message)
         else:
@@ -145,6 +152,9 @@ class ChatView(QTextBrowser):
             if at_bottom:
                 self.scroll_to_bottom()
             self.rendered.emit()
+        if self.chat.backlog:
+            # More arrived than one frame may render: the rest at the next frames.
+            self._frame.start()
 
     def _on_anchor_clicked(self, url: QUrl) -> None:
         target = url.toString()

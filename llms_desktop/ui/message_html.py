@@ -4,21 +4,22 @@ from __future__ import annotations
 
 import html
 import time
+from collections.abc import Mapping, Sequence
+from typing import Any
 
+from llms_desktop.chunk_render import SPACER, AnswerRender, with_spacer
 from llms_desktop.markdown_render import MarkdownRenderer
-from llms_desktop.markdown_stream import MarkdownStream, reference_definitions
+from llms_desktop.markdown_stream import LONG_LINE, PIECE, MarkdownStream, reference_definitions
 from llms_desktop.types import Message
 from llms_desktop.ui import tool_html
 from llms_desktop.ui.theme import ChatColors
 
-# Every unit starts with this tiny paragraph. Inserting HTML into a QTextDocument merges the
-# first block of the HTML into the current block and loses its format (a heading becomes a
-# paragraph); with a throw-away first block, the merge always hits this one instead, so an
-# incremental document and a one-shot render come out block-for-block the same.
-SPACER = '<p style="margin-top:0px;margin-bottom:0px;font-size:1px">&#8203;</p>'
+__all__ = ["COPY_LINK", "REASONING_LINK", "SPACER", "MessageHtml", "with_spacer"]
 
 REASONING_LINK = "reasoning:"
 COPY_LINK = "copy:"
+# Expanded reasoning shows at most this much (it is kept whole in the store).
+REASONING_SHOWN = 200_000
 
 
 class MessageHtml:
@@ -52,21 +53,14 @@ class MessageHtml:
             f"{rendered.html}</td></tr></table>"
         )
 
-    def chunk(
-        self, message: Message, markdown: str, first_code: int, references: str = ""
-    ) -> tuple[str, int]:
-        """One finished markdown chunk of an answer; returns its HTML and its code block count.
-
-        `references` are the message's link reference definitions, so links in this chunk
-        that point at a definition in another one still resolve.
-        """
-        if references:
-            markdown = f"{markdown.rstrip()}\n\n{references}\n"
-        rendered = self.renderer.render(
-            markdown, code_link_prefix=self._prefix(message), first_code=first_code
+    def answer(self, message: Message, references: str = "") -> AnswerRender:
+        """Renders an answer's chunks in order (see AnswerRender)."""
+        return AnswerRender(
+            self.renderer,
+            link_prefix=self._prefix(message),
+            codes=self.codes,
+            references=references,
         )
-        self._keep_codes(message, rendered.code_blocks, first_code)
-        return rendered.html, len(rendered.code_blocks)
 
     def reasoning(self, message: Message, reasoning: str, *, expanded: bool, live: bool) -> str:
         """The collapsible reasoning block: a toggle line, and the text when expanded."""
@@ -80,12 +74,34 @@ class MessageHtml:
         )
         if not expanded or live:
             return toggle
-        body = html.escape(reasoning.strip()).replace("\n", "<br>")
+        # One paragraph per line, long lines in pieces: one huge block takes Qt ages to lay out.
+        shown = reasoning.strip()
+        cut = len(shown) - REASONING_SHOWN
+        paragraphs = "".join(
+            f'<p style="color:{self.colors.muted};margin:0">{html.escape(piece)}</p>'
+            for piece in display_pieces(shown[:REASONING_SHOWN])
+        )
+        if cut > 0:
+            paragraphs += (
+                f'<p style="color:{self.colors.muted};margin:0">… ({cut:,} more characters)</p>'
+            )
         return (
             f"{toggle}"
             f'<table width="100%" cellspacing="0" cellpadding="8" border="0" '
             f'style="background-color:{self.colors.reasoning_background}"><tr><td>'
-            f'<p style="color:{self.colors.muted};margin:0">{body}</p></td></tr></table>'
+            f"{paragraphs}</td></tr></table>"
+        )
+
+    def tool_calls(
+        self, message: Message, calls: Sequence[Mapping[str, Any]], *, live: bool
+    ) -> str:
+        """The tool calls an answer asked for: name and arguments of each, with Copy links."""
+        return tool_html.tool_calls(
+            self.colors,
+            calls,
+            live=live,
+            link_prefix=f"{self._prefix(message)}tool",
+            codes=self.codes,
         )
 
     def footer(self, message: Message) -> str:
@@ -128,24 +144,18 @@ class MessageHtml:
         if message.role == "tool":
             return [tool_html.tool_result(self.colors, message, expanded=expanded)]
         units = [self.header(message)]
-        if message.role == "user":
+        if message.role == "user" and not has_long_line(message.content):
             units.append(self.user_body(message))
             return units
         if message.reasoning:
             units.append(self.reasoning(message, message.reasoning, expanded=expanded, live=False))
         stream = MarkdownStream()
         chunks = stream.feed(message.content)
-        rest = stream.finish()
-        if rest:
-            chunks.append(rest)
-        codes = 0
-        references = reference_definitions(message.content)
-        for markdown in chunks:
-            chunk_html, count = self.chunk(message, markdown, codes, references)
-            codes += count
-            units.append(chunk_html)
+        chunks.extend(stream.finish())
+        render = self.answer(message, reference_definitions(message.content))
+        units.extend(render.unit(chunk) for chunk in chunks)
         if message.tool_calls:
-            units.append(tool_html.tool_calls(self.colors, message.tool_calls, live=False))
+            units.append(self.tool_calls(message, message.tool_calls, live=False))
         if message.role == "assistant" and message.status != "streaming":
             units.append(self.footer(message))
         return units
@@ -157,3 +167,21 @@ class MessageHtml:
         prefix = self._prefix(message)
         for offset, code in enumerate(codes):
             self.codes[f"{prefix}{first + offset}"] = code
+
+
+def has_long_line(text: str) -> bool:
+    """Whether a line of `text` is too long to lay out as one block (see LONG_LINE)."""
+    if len(text) <= LONG_LINE:
+        return False
+    return any(len(line) > LONG_LINE for line in text.split("\n"))
+
+
+def display_pieces(text: str) -> list[str]:
+    """The lines of `text`, a line longer than PIECE cut into pieces of PIECE characters."""
+    pieces: list[str] = []
+    for line in text.split("\n"):
+        if len(line) <= PIECE:
+            pieces.append(line)
+        else:
+            pieces.extend(line[start : start + PIECE] for start in range(0, len(line), PIECE))
+    return pieces

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import random
 import time
 
+import pytest
 from PySide6.QtGui import QTextDocument
 
 from llms_desktop.markdown_render import MarkdownRenderer
 from llms_desktop.types import Message
-from llms_desktop.ui.chat_document import ChatDocument
+from llms_desktop.ui.chat_document import CURSOR_GLYPH, ChatDocument
 from llms_desktop.ui.message_html import MessageHtml
 from llms_desktop.ui.theme import LIGHT_CHAT
 
@@ -66,6 +68,7 @@ def dump(document: QTextDocument) -> list[tuple[object, ...]]:
                 round(fmt.bottomMargin()),
                 round(fmt.leftMargin()),
                 block.charFormat().fontWeight(),
+                fmt.background().color().name() if fmt.background().style() else None,
             )
         )
         block = block.next()
@@ -181,3 +184,156 @@ def test_reference_style_links_resolve_across_chunks(qapp: object) -> None:
     streamed.end_live(message(content))
     assert 'href="https://example.com/docs"' in streamed.document.toHtml()
     assert dump(streamed.document) == dump(one_shot.document)
+
+
+def code_lines(count: int) -> str:
+    """Python with docstrings and comments that run across group boundaries."""
+    out = []
+    for n in range(count // 6):
+        out.append(f'def f{n}(x):\n    """Doc\n    string {n}.\n    """\n    return x  # {n}\n\n')
+    return "".join(out)
+
+
+BIG = (
+    "Here is the code:\n\n```python\n"
+    + code_lines(240)
+    + "```\n\nAnd a table:\n\n| name | value | note |\n|:-----|------:|------|\n"
+    + "".join(f"| row {n} | {n * 7} | *note* {n} |\n" for n in range(70))
+    + "\nA list:\n\n"
+    + "".join(f"- item **{n}** with text\n" for n in range(60))
+    + "\nThen numbers:\n\n"
+    + "".join(f"{n + 3}. step {n}\n" for n in range(45))
+    + "\n```\nunterminated "
+    + "x" * 9000
+    + "\ncode"
+)
+
+
+def fragments(document: QTextDocument) -> list[tuple[object, ...]]:
+    """Every run of text with its colour and weight: highlighting included."""
+    rows = []
+    block = document.begin()
+    while block.isValid():
+        it = block.begin()
+        while not it.atEnd():
+            fragment = it.fragment()
+            fmt = fragment.charFormat()
+            rows.append(
+                (
+                    fragment.text(),
+                    fmt.foreground().color().name(),
+                    fmt.fontWeight(),
+                    fmt.fontItalic(),
+                    fmt.anchorHref(),
+                )
+            )
+            it += 1
+        block = block.next()
+    return rows
+
+
+def stream_randomly(content: str, seed: int) -> ChatDocument:
+    rnd = random.Random(seed)
+    doc = make_doc()
+    doc.begin_live(message("", status="streaming"))
+    position = 0
+    while position < len(content):
+        size = rnd.choice([1, 2, 3, 7, 20, 80, 500, 4096])
+        doc.add_text(content[position : position + size])
+        position += size
+        if rnd.random() < 0.3:
+            doc.flush()
+    doc.end_live(message(content))
+    while doc.backlog:
+        doc.flush()
+    return doc
+
+
+def stream_by_lines(content: str, lines_per_flush: int) -> ChatDocument:
+    doc = make_doc()
+    doc.begin_live(message("", status="streaming"))
+    for number, line in enumerate(content.splitlines(keepends=True)):
+        doc.add_text(line)
+        if number % lines_per_flush == 0:
+            doc.flush()
+    doc.end_live(message(content))
+    return doc
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3, -1, -3, -5])
+def test_long_fences_tables_and_lists_streamed_at_random_splits_equal_one_shot(
+    qapp: object, seed: int
+) -> None:
+    one_shot = make_doc()
+    one_shot.show([message(BIG)])
+    # Negative seeds: whole lines at a time, so the tail often ends at a line end.
+    streamed = stream_randomly(BIG, seed) if seed > 0 else stream_by_lines(BIG, -seed)
+    assert dump(streamed.document) == dump(one_shot.document)
+    assert fragments(streamed.document) == fragments(one_shot.document)
+    assert streamed.builder.codes == one_shot.builder.codes
+
+
+def test_a_long_fence_is_one_block_and_copies_whole(qapp: object) -> None:
+    code = code_lines(200)
+    doc = make_doc()
+    doc.show([message(f"```python\n{code}```\n")])
+    assert doc.builder.codes == {"copy:a1:0": code}
+    background = doc.builder.renderer.palette.background
+    blocks = []
+    block = doc.document.begin()
+    while block.isValid():
+        blocks.append(block)
+        block = block.next()
+    label = next(n for n, b in enumerate(blocks) if b.text().startswith("python"))
+    end = max(n for n, b in enumerate(blocks) if b.blockFormat().nonBreakableLines())
+    fence = blocks[label : end + 1]
+    assert len([b for b in fence if b.blockFormat().nonBreakableLines()]) == code.count("\n") + 1
+    for n, b in enumerate(fence):
+        fmt = b.blockFormat()
+        assert fmt.background().color().name() == background, (n, b.text())
+        assert round(fmt.topMargin()) == (6 if n == 0 else 0)
+        assert round(fmt.bottomMargin()) == (6 if n == len(fence) - 1 else 0)
+
+
+def test_a_huge_line_is_shown_in_pieces_and_copied_exactly(qapp: object) -> None:
+    line = "".join(f"w{n} " for n in range(30_000))  # ~200k characters, one line
+    content = f"Intro\n\n{line}\n\n```\n{'y' * 50_000}\n```\n"
+    doc = stream_randomly(content, 3)
+    assert doc.messages[-1].content == content
+    longest = 0
+    block = doc.document.begin()
+    while block.isValid():
+        longest = max(longest, block.length())
+        block = block.next()
+    assert longest <= 1_001
+    assert doc.builder.codes["copy:a1:0"] == "y" * 50_000 + "\n"
+    plain = doc.document.toPlainText()
+    assert plain.replace("Copy", "").count("y") == 50_000
+    one_shot = make_doc()
+    one_shot.show([message(content)])
+    assert dump(doc.document) == dump(one_shot.document)
+
+
+def shown_text(document: QTextDocument) -> list[str]:
+    """The non-empty lines on screen, spacers and the typing cursor left out."""
+    text = document.toPlainText().replace(CURSOR_GLYPH, "").replace("\u200b", "")
+    return [line for line in text.split("\n") if line.strip()]
+
+
+def test_every_frame_shows_what_a_one_shot_render_of_the_text_so_far_shows(qapp: object) -> None:
+    rnd = random.Random(5)
+    content = BIG[:30_000]
+    doc = make_doc()
+    doc.begin_live(message("", status="streaming", completion_tokens=None))
+    position = checks = 0
+    while position < len(content):
+        size = rnd.choice([1, 5, 40, 300])
+        doc.add_text(content[position : position + size])
+        position += size
+        if rnd.random() < 0.15:
+            doc.flush(budget=None)
+            so_far = make_doc()
+            so_far.show([message(content[:position], status="streaming")])
+            assert shown_text(doc.document) == shown_text(so_far.document), position
+            checks += 1
+    assert checks > 20

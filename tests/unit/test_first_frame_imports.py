@@ -1,0 +1,81 @@
+"""The window's first frame does not wait for modules it does not need (a real start-up)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+# Loaded later, when they are first used: rendering the reopened chat, talking to a
+# provider, the API server, the keychain, the AI Refinery and MCP SDKs, the event loop's glue.
+NOT_IN_FIRST_FRAME = {
+    "markdown_it",
+    "pygments",
+    "httpx",
+    "aiohttp",
+    "keyring",
+    "air",
+    "qasync",
+    "mcp",
+}
+
+PROBE = """
+import json, sys
+from pathlib import Path
+from llms_desktop import settings as keys
+from llms_desktop.settings import Settings
+from llms_desktop.store import Store
+from llms_desktop.ui.qsettings_backend import QSettingsBackend
+import llms_desktop.ui.application as application
+
+folder = Path(sys.argv[1])
+store = Store.open(folder)
+thread = store.create_thread("Earlier chat", model="m")
+store.add_message(thread.id, "user", "Show code")
+store.add_message(thread.id, "assistant", "Here:\\n\\n```python\\nprint('hi')\\n```\\n")
+store.close()
+Settings(QSettingsBackend(folder)).set(keys.LAST_THREAD, thread.id)  # reopened at start
+
+seen = {}
+real = application.paint_now
+
+def spy(app, window, started):
+    shown = real(app, window, started)
+    seen["first_frame"] = sorted({name.split(".")[0] for name in sys.modules})
+    return shown
+
+application.paint_now = spy
+code = application.run_gui(str(folder), quit_after_show=True)
+seen["at_exit"] = sorted({name.split(".")[0] for name in sys.modules})
+seen["code"] = code
+print("RESULT " + json.dumps(seen))
+"""
+
+
+def test_the_first_frame_imports_no_renderer_network_or_keychain_module(tmp_path: Path) -> None:
+    env = {
+        **os.environ,
+        "QT_QPA_PLATFORM": "offscreen",
+        "LLMS_DESKTOP_HOME": str(tmp_path / "home"),
+        # A provider from the environment (nothing listens there): no first-run page.
+        "OPENAI_BASE_URL": "http://127.0.0.1:9/v1",
+        "OPENAI_API_KEY": "sk-test",
+    }
+    result = subprocess.run(
+        [sys.executable, "-c", PROBE, str(tmp_path / "data")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
+        check=True,
+    )
+    line = next(line for line in result.stdout.splitlines() if line.startswith("RESULT "))
+    seen = json.loads(line.removeprefix("RESULT "))
+    assert seen["code"] == 0
+    assert "window shown in" in result.stdout
+    assert NOT_IN_FIRST_FRAME.isdisjoint(seen["first_frame"]), seen["first_frame"]
+    # They do load once needed: the chat reopened after the first frame has a code block,
+    # and the loop needs qasync.
+    assert {"markdown_it", "pygments", "qasync"} <= set(seen["at_exit"])
