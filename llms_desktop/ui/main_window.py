@@ -86,6 +86,7 @@ class MainWindow(QMainWindow):
         self.sidebar = ThreadSidebar(services.store, self)
         self.chat_view = ChatView(self, dark=resolve_dark(settings.theme))
         self.chat_view.set_font_size(settings.font_size)
+        self.chat_view.attachment_files = services.store.blobs
         self.welcome = WelcomePage(self)
         self.chat_stack = QStackedWidget(self)
         self.chat_stack.addWidget(self.chat_view)

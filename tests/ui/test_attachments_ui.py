@@ -249,3 +249,62 @@ def test_editing_a_message_brings_its_attachments_back_and_sends_what_is_left(
         ["one.txt", "two.png"],
         ["two.png"],
     ]
+
+
+def test_the_thread_shows_our_own_stored_images_and_links_files(
+    app: App, qloop: QtLoop, tmp_path: Path
+) -> None:
+    from PySide6.QtCore import QObject, Slot
+    from PySide6.QtGui import QDesktopServices, QTextDocument
+
+    from llms_desktop.attachments.reading import from_bytes
+
+    photo = from_bytes("photo.png", image_bytes(800, 400, color=(10, 200, 10)))
+    notes = from_bytes("notes.txt", b"some notes")
+    thread = app.store.create_thread("with pictures")
+    app.store.add_message(thread.id, "user", "Look at these", attachments=[photo, notes])
+    app.store.add_message(
+        thread.id,
+        "assistant",
+        "Nice. ![remote](https://example.com/x.png) and <img src='https://example.com/y.png'>",
+    )
+    view = app.window.chat_view
+    app.window.controller.open_thread(thread.id)
+    html = view.toHtml()
+    url = f"llms-attachment:{photo.sha256}?type=image/png"
+    assert url in html
+    assert 'width="240" height="120"' in html  # scaled into the thumbnail box
+    image = view.document().resource(QTextDocument.ResourceType.ImageResource, QUrl(url))
+    assert isinstance(image, QImage)
+    assert (image.width(), image.height()) == (240, 120)
+    assert image.pixelColor(100, 60) == QColor(10, 200, 10)
+    assert "notes.txt" in view.toPlainText()
+    # Remote images stay links, never fetched.
+    for remote in ("https://example.com/x.png", "https://example.com/y.png"):
+        assert (
+            view.loadResource(QTextDocument.ResourceType.ImageResource.value, QUrl(remote)) is None
+        )
+
+    opened: list[str] = []
+
+    class Catcher(QObject):
+        @Slot(QUrl)
+        def open(self, target: QUrl) -> None:
+            opened.append(target.toLocalFile())
+
+    def click_on(text: str, offset: int = 2) -> None:
+        found = view.document().find(text)
+        assert not found.isNull(), text
+        found.setPosition(found.selectionStart() + offset)
+        QTest.mouseClick(
+            view.viewport(), Qt.MouseButton.LeftButton, pos=view.cursorRect(found).center()
+        )
+
+    catcher = Catcher()
+    QDesktopServices.setUrlHandler("file", catcher, "open")
+    try:
+        click_on("notes.txt")  # the file's link
+        view.anchorClicked.emit(QUrl(f"open-attachment:{photo.sha256}?type=image/png"))
+    finally:
+        QDesktopServices.unsetUrlHandler("file")
+    assert [Path(p).name for p in opened] == [f"{notes.sha256}.txt", f"{photo.sha256}.png"]
