@@ -302,7 +302,8 @@ class ChatController(QObject):
 
         async def run(streamer: ReplyStreamer) -> Message:
             resolved = await services.resolve(model)
-            turn = plan(services.store, resolved, stream)
+            # Off the loop: a plan reads the thread's stored attachments to send them again.
+            turn = await asyncio.to_thread(plan, services.store, resolved, stream)
             session = ChatSession(resolved.provider, services.writer)
             tools = await enabled_tools(services, self.parts.notify)
             if tools is None:
