@@ -194,7 +194,9 @@ class MarkdownRenderer:
         if self._md is None:
             from markdown_it import MarkdownIt
 
-            md = MarkdownIt("commonmark", {"html": False, "breaks": False})
+            # A single newline is a line break, as in chat apps: models write poems, addresses
+            # and steps one per line without blank lines between them.
+            md = MarkdownIt("commonmark", {"html": False, "breaks": True})
             md.enable(["table", "strikethrough"])
             # Code blocks are collected per render call through the env dict.
             for token_type, method in (

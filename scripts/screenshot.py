@@ -3,6 +3,8 @@
 Mid-stream:  xvfb-run -a .venv/bin/python scripts/screenshot.py docs/window.png
 First run (no provider yet):  xvfb-run -a .venv/bin/python scripts/screenshot.py --first-run \
     docs/first-run.png
+Versions and this chat's settings:  xvfb-run -a .venv/bin/python scripts/screenshot.py \
+    --versions docs/versions.png
 or offscreen:  QT_QPA_PLATFORM=offscreen .venv/bin/python scripts/screenshot.py out.png
 
 With --first-run the welcome page really probes this computer's usual ports; a loopback server
@@ -60,12 +62,15 @@ def script(stop_after: int) -> Reply:
 
 
 def main() -> int:
-    args = [arg for arg in sys.argv[1:] if arg != "--first-run"]
-    first_run = len(args) < len(sys.argv) - 1
-    default = "docs/first-run.png" if first_run else "docs/window.png"
-    out = Path(args[0] if args else default).resolve()
-    if first_run:
+    modes = {"--first-run", "--versions"}
+    args = [arg for arg in sys.argv[1:] if arg not in modes]
+    mode = next((arg for arg in sys.argv[1:] if arg in modes), "")
+    default = {"--first-run": "docs/first-run.png", "--versions": "docs/versions.png"}
+    out = Path(args[0] if args else default.get(mode, "docs/window.png")).resolve()
+    if mode == "--first-run":
         return shoot_first_run(out)
+    if mode == "--versions":
+        return shoot_versions(out)
     data = Path(tempfile.mkdtemp(prefix="llms-desktop-shot-"))
     server = LoopbackServer()
 
@@ -177,6 +182,83 @@ def shoot_first_run(out: Path) -> int:
     store.close()
     if stand_in is not None:
         stand_in.stop()
+    return 0
+
+
+def shoot_versions(out: Path) -> int:
+    """A finished answer with a second version, its actions, and the Chat Settings panel."""
+    data = Path(tempfile.mkdtemp(prefix="llms-desktop-versions-"))
+    server = LoopbackServer(lambda request: json_reply({"data": [{"id": "llama-3.1-8b"}]}))
+    server.start()
+    os.environ["OPENAI_BASE_URL"] = server.base_url
+    os.environ["LLMS_DESKTOP_HOME"] = str(data)
+
+    import qasync
+    from PySide6.QtWidgets import QApplication
+
+    from llms_desktop.app import AppServices
+    from llms_desktop.providers.setup import ProviderSetup
+    from llms_desktop.settings import Settings
+    from llms_desktop.store import Store
+    from llms_desktop.ui.main_window import MainWindow
+    from llms_desktop.ui.qsettings_backend import QSettingsBackend
+    from llms_desktop.ui.stream_registry import StreamRegistry
+    from llms_desktop.ui.theme import apply_palette
+
+    app = QApplication(sys.argv[:1])
+    app.setQuitOnLastWindowClosed(False)
+    apply_palette(app, dark=os.environ.get("SHOT_DARK") == "1")
+    store = Store.open(data)
+    thread = store.create_thread(
+        "A haiku about autumn",
+        model="llama-3.1-8b",
+        system_prompt="You are a poet. Answer in verse.",
+        params={"temperature": 1.1, "max_tokens": 512},
+    )
+    question = store.add_message(thread.id, "user", "Write a haiku about autumn.")
+    for text in (
+        "Crisp leaves drift and fall,\nthe maple lets go of red,\ncold wind keeps the rest.",
+        "Amber afternoon,\na squirrel buries the light\nfor a colder day.",
+    ):
+        answer = store.add_message(
+            thread.id,
+            "assistant",
+            "",
+            status="streaming",
+            model="llama-3.1-8b",
+            parent_id=question.id,
+        )
+        store.finish_message(
+            answer.id,
+            "complete",
+            content=text,
+            usage={
+                "prompt_tokens": 31,
+                "completion_tokens": 22,
+                "estimated": False,
+                "ttft_ms": 180.0,
+                "duration_ms": 640.0,
+            },
+        )
+    services = AppServices(
+        store, Settings(QSettingsBackend(data)), StreamRegistry(), ProviderSetup(data)
+    )
+    window = MainWindow(services)
+    window.resize(1180, 640)
+    window.show()
+
+    async def shoot() -> None:
+        window.controller.open_thread(thread.id)
+        window.composer.set_model("llama-3.1-8b")
+        window.settings_panel_action.setChecked(True)
+        await asyncio.sleep(0.5)
+        window.grab().save(str(out))
+        print(f"saved {out}")
+        await services.aclose()
+
+    asyncio.run(shoot(), loop_factory=lambda: qasync.QEventLoop(app))
+    store.close()
+    server.stop()
     return 0
 
 

@@ -12,6 +12,7 @@ from PySide6.QtCore import QObject, Signal
 
 from llms_desktop import errors, turns
 from llms_desktop import settings as keys
+from llms_desktop.branches import Versions
 from llms_desktop.session import ChatSession
 from llms_desktop.store import Store
 from llms_desktop.types import Delta, Message, ReasoningDelta, TextDelta, Thread, ToolCallDelta
@@ -22,6 +23,7 @@ from llms_desktop.ui.chat_services import ChatServices, Planner, ResolvedModel, 
 from llms_desktop.ui.chat_settings import ChatSettings
 from llms_desktop.ui.chat_tools import approve, enabled_tools
 from llms_desktop.ui.message_actions import MessageActions
+from llms_desktop.ui.model_choice import ModelChoice
 from llms_desktop.ui.reply_streamer import ReplyStreamer
 from llms_desktop.ui.retry_wait import RetryWait
 
@@ -48,7 +50,6 @@ class ChatController(QObject):
         self.thread_id: str | None = None
         self._streamer: ReplyStreamer | None = None
         self._retry: Callable[[], None] | None = None
-        self._model_task: asyncio.Task[None] | None = None
         # A prompt sent but not saved yet: it goes back into the box if the answer cannot start
         # (its attachments too).
         self._unsaved_prompt: str | None = None
@@ -57,6 +58,7 @@ class ChatController(QObject):
         self.writes = BackgroundWrites(services.writer, self)
         self.writes.failed.connect(self._on_write_failed)
         self.retry_wait = RetryWait(parts.status, self)
+        self.models = ModelChoice(services, parts, self)
         self.actions = MessageActions(self)
         self.settings_panel = ChatSettings(self)
         self.settings_panel.show_draft()
@@ -74,8 +76,7 @@ class ChatController(QObject):
             self.services.registry.threads_changed.disconnect(self._on_threads_changed)
         with contextlib.suppress(RuntimeError, TypeError):
             self.services.registry.providers_changed.disconnect(self._on_providers_changed)
-        if self._model_task is not None:
-            self._model_task.cancel()
+        self.models.cancel()
         self.retry_wait.cancel()
         self.after_answer.cancel()
 
@@ -94,7 +95,7 @@ class ChatController(QObject):
         self.actions.leave_editing()
         self.thread_id = None
         self.parts.banner.hide()
-        self.parts.chat_view.show_thread([])
+        self.parts.chat_view.show_thread([], {})
         self.parts.sidebar.select(None)
         self.parts.status.clear_status()
         self._update_welcome()
@@ -124,7 +125,7 @@ class ChatController(QObject):
         live = streamer.assistant_message if streamer and streamer.answer_open else None
         live_id = live.id if live else None
         messages = [m for m in store.messages(thread_id) if m.id != live_id]
-        self.parts.chat_view.show_thread(messages)
+        self.parts.chat_view.show_thread(messages, self.versions())
         if thread.model:
             ref = f"{thread.provider}/{thread.model}" if thread.provider else thread.model
             self.parts.composer.set_model(ref)
@@ -179,7 +180,7 @@ class ChatController(QObject):
         if self._streamer is not None:
             return
         restore = functools.partial(self.parts.composer.restore_prompt, text)
-        self.attachments.check_images(self._chosen_model(), lambda: self._send(text), restore)
+        self.attachments.check_images(self.models.chosen(), lambda: self._send(text), restore)
 
     def _send(self, text: str) -> None:
         if self._streamer is not None:
@@ -259,23 +260,14 @@ class ChatController(QObject):
         elif text is not None:
             self.send(text)
 
-    def _chosen_model(self) -> str:
-        return self.parts.composer.model or self.remembered_model()
-
-    def remembered_model(self) -> str:
-        """The model picked last (in any window, before a restart too), else the default."""
-        settings = self.services.settings
-        return (
-            settings.get(keys.LAST_MODEL)
-            or settings.default_model
-            or self.services.fallback_model()
-        )
-
-    def choose_model(self, model: str) -> None:
-        """The user picked a model: remember it for the next window and the next start."""
-        model = model.strip()
-        if model:
-            self.services.settings.set(keys.LAST_MODEL, model)
+    def versions(self, thread_id: str | None = None) -> dict[str, Versions]:
+        """Where each message of a thread (default: the open one) with other versions stands."""
+        thread_id = thread_id or self.thread_id
+        if thread_id is None:
+            return {}
+        tree = self.services.store.tree(thread_id)
+        found = {message_id: tree.versions(message_id) for message_id in tree.by_id}
+        return {message_id: v for message_id, v in found.items() if v.count > 1}
 
     @property
     def busy(self) -> bool:
@@ -294,7 +286,7 @@ class ChatController(QObject):
         self.retry_wait.cancel()
         self._retry = retry
         self._unsaved_prompt = unsaved_prompt
-        model = self._chosen_model()
+        model = self.models.chosen()
         if model:
             # The next window (or the next start) opens with the model used last.
             services.settings.set(keys.LAST_MODEL, model)
@@ -396,14 +388,27 @@ class ChatController(QObject):
     def _on_started(self, thread: Thread, user: Message | None, assistant: Message) -> None:
         view = self.parts.chat_view
         self._unsaved_prompt, self._unsaved_attachments = None, []
+        if self.thread_id in (None, thread.id):
+            # An edit's new version (and later the answer's) shows where it stands.
+            view.set_versions(self.versions(thread.id))
         if self.thread_id is None:
             self.thread_id = thread.id
             self.services.settings.set(keys.LAST_THREAD, thread.id)
             self._update_welcome()
             self.thread_changed.emit(thread)
+        # A regenerate, an edit or a continue branches off above the end of what is shown:
+        # show the path down to where the new message goes, the old versions out of sight.
+        parent_id = user.parent_id if user is not None else assistant.parent_id
+        shown = [message.id for message in view.chat.messages]
+        if shown and shown[-1] != parent_id:
+            path = self.services.store.tree(thread.id).path_to(parent_id)
+            view.show_thread(path, self.versions(thread.id))
         if user is not None:
             view.append_message(user)
         view.begin_answer(assistant)
+        if assistant.content or assistant.reasoning:  # continued: its text so far
+            view.add_delta(ReasoningDelta(assistant.reasoning or ""))
+            view.add_delta(TextDelta(assistant.content))
         self.services.registry.threads_changed.emit()
 
     def _on_delta(self, delta: Delta) -> None:
@@ -455,6 +460,8 @@ class ChatController(QObject):
         self._detach()
         if message is not None:
             view = self.parts.chat_view
+            if message.thread_id == self.thread_id:
+                view.set_versions(self.versions(message.thread_id))
             shown = any(m.id == message.id for m in view.chat.messages)
             if view.chat.live_message_id == message.id or not shown:
                 view.end_answer(message)
@@ -472,24 +479,4 @@ class ChatController(QObject):
         if not banner.isHidden() and isinstance(banner.error, errors.ConfigError):
             banner.hide()
         self._update_welcome()
-        self.refresh_models(force=True)
-
-    def refresh_models(self, *, force: bool = False) -> None:
-        """Ask the providers for their models in the background; the picker fills when done."""
-        if self._model_task is not None and not self._model_task.done():
-            if not force:
-                return
-            self._model_task.cancel()
-        self._model_task = asyncio.get_running_loop().create_task(self._load_models())
-
-    async def _load_models(self) -> None:
-        composer = self.parts.composer
-        try:
-            models, problems = await self.services.list_models()
-        except errors.LlmsDesktopError as exc:
-            models, problems = [], [str(exc)]
-        if problems:
-            self.parts.notify(f"Could not list models: {'; '.join(problems)}")
-        # Read the choice after the wait: the user may have picked a model meanwhile.
-        current = composer.model or self.remembered_model()
-        composer.set_models(models, current or (models[0] if models else ""))
+        self.models.refresh(force=True)

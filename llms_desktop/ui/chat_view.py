@@ -4,18 +4,33 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from PySide6.QtCore import QSize, Qt, QTimer, QUrl, Signal
-from PySide6.QtGui import QDesktopServices, QFont, QGuiApplication, QImage, QResizeEvent
+from PySide6.QtCore import QPoint, QSize, Qt, QTimer, QUrl, Signal
+from PySide6.QtGui import (
+    QContextMenuEvent,
+    QDesktopServices,
+    QFont,
+    QGuiApplication,
+    QImage,
+    QResizeEvent,
+)
 from PySide6.QtWidgets import QTextBrowser, QWidget
 
+from llms_desktop.branches import Versions
 from llms_desktop.markdown_render import MarkdownRenderer
 from llms_desktop.types import Delta, Message, ReasoningDelta, TextDelta, ToolCallDelta
 from llms_desktop.ui import attachment_html
 from llms_desktop.ui.chat_document import ChatDocument
 from llms_desktop.ui.icons import DOCUMENT_SCHEME, document_image
-from llms_desktop.ui.message_html import COPY_LINK, REASONING_LINK, MessageHtml
+from llms_desktop.ui.message_html import (
+    CONTINUABLE,
+    COPY_LINK,
+    MESSAGE_LINK,
+    REASONING_LINK,
+    MessageHtml,
+)
 from llms_desktop.ui.theme import chat_colors
 from llms_desktop.ui.tool_html import TOOL_LINK
 
@@ -34,10 +49,14 @@ class ChatView(QTextBrowser):
     Signals:
         code_copied(str): a code block's text was copied to the clipboard.
         rendered(): a frame's worth of streamed text reached the screen.
+        message_action(str, str): an action asked for on a message, by its link or its
+            context menu: the verb (copy, edit, regenerate, continue, delete, version) and
+            the message id (for version: the version to show).
     """
 
     code_copied = Signal(str)
     rendered = Signal()
+    message_action = Signal(str, str)
 
     def __init__(self, parent: QWidget | None = None, *, dark: bool = False) -> None:
         super().__init__(parent)
@@ -66,11 +85,19 @@ class ChatView(QTextBrowser):
         self._frame.timeout.connect(self._on_frame)
 
     # What to show -------------------------------------------------------------------------
-    def show_thread(self, messages: list[Message]) -> None:
+    def show_thread(
+        self, messages: list[Message], versions: Mapping[str, Versions] | None = None
+    ) -> None:
         """Render a thread's finished messages once and scroll to the end."""
         self._frame.stop()
+        if versions is not None:
+            self._builder.versions = versions
         self.chat.show(messages)
         self.scroll_to_bottom()
+
+    def set_versions(self, versions: Mapping[str, Versions]) -> None:
+        """Which messages have other versions, for the switchers rendered from now on."""
+        self._builder.versions = versions
 
     def begin_answer(self, message: Message) -> None:
         """An answer starts streaming into this view."""
@@ -169,7 +196,10 @@ class ChatView(QTextBrowser):
 
     def _on_anchor_clicked(self, url: QUrl) -> None:
         target = url.toString()
-        if target.startswith(COPY_LINK):
+        if target.startswith(MESSAGE_LINK):
+            verb, _, message_id = target.removeprefix(MESSAGE_LINK).partition(":")
+            self.message_action.emit(verb, message_id)
+        elif target.startswith(COPY_LINK):
             code = self._builder.codes.get(target)
             if code is not None:
                 QGuiApplication.clipboard().setText(code)
@@ -185,6 +215,54 @@ class ChatView(QTextBrowser):
         elif url.scheme() in ("http", "https"):
             # Only web links leave the app, and only to the system browser.
             QDesktopServices.openUrl(url)
+
+    # Context menu -----------------------------------------------------------------------------
+    def message_at(self, point: QPoint) -> Message | None:
+        """The finished message shown at a point of the viewport, if any."""
+        # Each message starts with a header holding the anchor "msg-<id>": walk back to it.
+        block = self.cursorForPosition(point).block()
+        shown = {message.id: message for message in self.chat.messages}
+        while block.isValid():
+            fragments = block.begin()
+            while not fragments.atEnd():
+                for name in fragments.fragment().charFormat().anchorNames():
+                    if name.startswith("msg-"):
+                        return shown.get(name.removeprefix("msg-"))
+                fragments += 1
+            block = block.previous()
+        return None
+
+    def contextMenuEvent(self, event: QContextMenuEvent) -> None:
+        menu = self.createStandardContextMenu(event.pos())
+        message = self.message_at(event.pos())
+        if message is not None and message.role in ("user", "assistant"):
+            menu.addSeparator()
+            for verb, target, label in self._menu_actions(message):
+                action = menu.addAction(label)
+                action.triggered.connect(
+                    lambda _=False, verb=verb, target=target: self.message_action.emit(verb, target)
+                )
+        menu.exec(event.globalPos())
+        menu.deleteLater()
+
+    def _menu_actions(self, message: Message) -> list[tuple[str, str, str]]:
+        """(verb, message id, label) for each action the context menu offers on a message."""
+        items = [("copy", message.id, "Copy Message (Markdown)")]
+        if message.role == "user":
+            items.append(("edit", message.id, "Edit and Resend…"))
+        else:
+            items.append(("regenerate", message.id, "Regenerate"))
+            if message.status in CONTINUABLE:
+                items.append(("continue", message.id, "Continue"))
+        versions = self._builder.versions.get(message.id)
+        if versions is not None:
+            previous, following = versions.step(-1), versions.step(+1)
+            if previous:
+                items.append(("version", previous, "Previous Version"))
+            if following:
+                items.append(("version", following, "Next Version"))
+        items.append(("delete", message.id, "Delete Message…"))
+        return items
 
     def loadResource(self, type: int, name: QUrl | str) -> Any:
         """Never fetch anything: remote images in answers are not loaded; only our own icons

@@ -29,6 +29,7 @@ from llms_desktop.ui.chat_view import ChatView
 from llms_desktop.ui.composer import Composer
 from llms_desktop.ui.error_banner import ErrorBanner
 from llms_desktop.ui.first_run import FirstRun
+from llms_desktop.ui.message_menu import MessageMenu
 from llms_desktop.ui.providers_page import ProvidersPage
 from llms_desktop.ui.settings_dialog import SettingsDialog
 from llms_desktop.ui.stream_status import StreamStatus
@@ -145,7 +146,7 @@ class MainWindow(QMainWindow):
         self._restore_state()
         self.sidebar.refresh()
         # The picker shows the model picked last at once; the list fills in when it arrives.
-        self.composer.set_model(self.controller.remembered_model())
+        self.composer.set_model(self.controller.models.remembered())
         if open_last_thread:
             self.controller.open_last_thread()
         else:
@@ -210,24 +211,9 @@ class MainWindow(QMainWindow):
         chat_menu.addAction(self.rename_action)
         chat_menu.addAction(self.delete_action)
 
-        message_menu = menu.addMenu("&Message")
-        self.regenerate_action = self._action("&Regenerate Answer", QKeySequence("Ctrl+R"))
-        self.regenerate_action.setToolTip("A new version of the last answer; the old one is kept")
-        self.continue_action = self._action("C&ontinue Answer", QKeySequence("Ctrl+Shift+R"))
-        self.edit_last_action = self._action("&Edit Last Message…", QKeySequence("Ctrl+E"))
-        self.copy_answer_action = self._action("&Copy Last Answer", QKeySequence("Ctrl+Shift+C"))
-        self.previous_version_action = self._action("&Previous Version", QKeySequence("Alt+Left"))
-        self.next_version_action = self._action("&Next Version", QKeySequence("Alt+Right"))
-        for action in (
-            self.regenerate_action,
-            self.continue_action,
-            self.edit_last_action,
-            self.copy_answer_action,
-        ):
-            message_menu.addAction(action)
-        message_menu.addSeparator()
-        message_menu.addAction(self.previous_version_action)
-        message_menu.addAction(self.next_version_action)
+        self.message_menu = MessageMenu(
+            menu.addMenu("&Message"), self.controller, self.chat_view, self._notify, self
+        )
 
         help_menu = menu.addMenu("&Help")
         self.about_action = self._action(f"&About {APP_NAME}", None)
@@ -252,7 +238,7 @@ class MainWindow(QMainWindow):
         self.sidebar.pin_toggled.connect(c.toggle_pin)
         self.composer.send_requested.connect(c.send)
         self.composer.stop_requested.connect(c.stop)
-        self.composer.model_chosen.connect(c.choose_model)
+        self.composer.model_chosen.connect(c.models.choose)
         self.composer.edit_cancelled.connect(c.actions.cancel_editing)
         self.composer.attach_requested.connect(c.attachments.pick_files)
         self.composer.files_offered.connect(c.attachments.add_paths)
@@ -261,12 +247,6 @@ class MainWindow(QMainWindow):
         self.thread_settings.edited.connect(c.settings_panel.edit)
         self.thread_settings.reset_requested.connect(c.settings_panel.reset)
         self.settings_panel_action.toggled.connect(self.thread_settings.setVisible)
-        self.regenerate_action.triggered.connect(lambda: c.actions.regenerate(None))
-        self.continue_action.triggered.connect(self._on_continue_last)
-        self.edit_last_action.triggered.connect(lambda: c.actions.start_editing(None))
-        self.copy_answer_action.triggered.connect(self._on_copy_last_answer)
-        self.previous_version_action.triggered.connect(lambda: c.actions.step_version(-1))
-        self.next_version_action.triggered.connect(lambda: c.actions.step_version(+1))
         self.banner.retry_requested.connect(c.retry)
         self.first_run.provider_added.connect(self._on_provider_added)
         self.first_run.failed.connect(self._notify)
@@ -274,8 +254,6 @@ class MainWindow(QMainWindow):
         self.chat_view.code_copied.connect(self._on_code_copied)
         c.thread_changed.connect(self._on_thread_changed)
         c.streaming_changed.connect(self.stop_action.setEnabled)
-        c.streaming_changed.connect(lambda _: self._update_message_actions())
-        c.thread_changed.connect(lambda _: self._update_message_actions())
         self.new_chat_action.triggered.connect(self._on_new_chat)
         self.new_window_action.triggered.connect(self.new_window_requested)
         self.preferences_action.triggered.connect(self.preferences_requested)
@@ -321,7 +299,7 @@ class MainWindow(QMainWindow):
     def start_background_work(self) -> None:
         """List the models (and look for local servers on first run); needs the running loop."""
         self._started = True
-        self.controller.refresh_models()
+        self.controller.models.refresh()
         if self.chat_stack.currentWidget() is self.welcome:
             self.first_run.look()
 
@@ -381,28 +359,6 @@ class MainWindow(QMainWindow):
         if self.controller.thread_id:
             self._on_delete_requested(self.controller.thread_id)
 
-    def _update_message_actions(self) -> None:
-        usable = self.controller.thread_id is not None and not self.composer.streaming
-        for action in (
-            self.regenerate_action,
-            self.continue_action,
-            self.edit_last_action,
-            self.previous_version_action,
-            self.next_version_action,
-        ):
-            action.setEnabled(usable)
-
-    def _on_continue_last(self) -> None:
-        answer = self.controller.actions.last_answer()
-        if answer is not None:
-            self.controller.actions.continue_answer(answer.id)
-
-    def _on_copy_last_answer(self) -> None:
-        answer = self.controller.actions.last_answer()
-        if answer is not None and answer.content:
-            QApplication.clipboard().setText(answer.content)
-            self._notify("Answer copied to the clipboard (as markdown).")
-
     def _on_about(self) -> None:
         QMessageBox.about(
             self,
@@ -457,7 +413,7 @@ class MainWindow(QMainWindow):
         elif key == keys.DEFAULT_MODEL.key and settings.default_model:
             # A new default model in Preferences is what the user wants to talk to now.
             self.composer.set_model(settings.default_model)
-            self.controller.choose_model(settings.default_model)
+            self.controller.models.choose(settings.default_model)
 
     def apply_system_theme(self) -> None:
         """The OS switched light/dark; follow it unless the user chose a theme."""

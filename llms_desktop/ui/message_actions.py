@@ -186,7 +186,7 @@ class MessageActions(QObject):
             return
         view = self.chat.parts.chat_view
         position = view.verticalScrollBar().value()
-        view.show_thread(self.chat.services.store.messages(thread_id))
+        view.show_thread(self.chat.services.store.messages(thread_id), self.chat.versions())
         if keep_scroll:
             view.verticalScrollBar().setValue(position)
         self.chat.services.registry.threads_changed.emit()

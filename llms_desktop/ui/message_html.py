@@ -7,6 +7,7 @@ import time
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from llms_desktop.branches import Versions
 from llms_desktop.chunk_render import SPACER, AnswerRender, with_spacer
 from llms_desktop.markdown_render import MarkdownRenderer
 from llms_desktop.markdown_stream import LONG_LINE, PIECE, MarkdownStream, reference_definitions
@@ -14,10 +15,15 @@ from llms_desktop.types import Message
 from llms_desktop.ui import attachment_html, tool_html
 from llms_desktop.ui.theme import ChatColors
 
-__all__ = ["COPY_LINK", "REASONING_LINK", "SPACER", "MessageHtml", "with_spacer"]
+__all__ = ["COPY_LINK", "MESSAGE_LINK", "REASONING_LINK", "SPACER", "MessageHtml", "with_spacer"]
 
 REASONING_LINK = "reasoning:"
 COPY_LINK = "copy:"
+# Actions on a message: "msg:<verb>:<message id>" (copy, edit, regenerate, continue, delete,
+# version: show that version instead).
+MESSAGE_LINK = "msg:"
+# Answers that stopped before the model finished can be continued.
+CONTINUABLE = ("cancelled", "error", "interrupted")
 # Expanded reasoning shows at most this much (it is kept whole in the store).
 REASONING_SHOWN = 200_000
 
@@ -29,6 +35,8 @@ class MessageHtml:
         self.renderer = renderer
         self.colors = colors
         self.codes: dict[str, str] = {}
+        # Messages that have other versions (siblings): where each stands among them.
+        self.versions: Mapping[str, Versions] = {}
 
     def header(self, message: Message) -> str:
         """The name line above a message."""
@@ -136,10 +144,62 @@ class MessageHtml:
             status = f'<span style="color:{self.colors.error}">⚠ {error}</span>'
         joined = " · ".join(
             item
-            for item in (status, f'<span style="color:{muted}">{meta}</span>' if meta else "")
+            for item in (
+                status,
+                f'<span style="color:{muted}">{meta}</span>' if meta else "",
+                self.actions(message),
+            )
             if item
         )
         return f'<p style="margin-top:2px;margin-bottom:6px;font-size:small">{joined}</p>'
+
+    def user_footer(self, message: Message) -> str:
+        """The action line under a user's message."""
+        return (
+            f'<p style="margin-top:2px;margin-bottom:6px;font-size:small">'
+            f"{self.actions(message)}</p>"
+        )
+
+    def actions(self, message: Message) -> str:
+        """Links to act on a message, and its version switcher when it has other versions."""
+        items: list[str] = []
+        versions = self.versions.get(message.id)
+        if versions is not None and versions.count > 1:
+            items.append(self._switcher(versions))
+        items.append(self._action("copy", message.id, "Copy", "Copy this message as markdown"))
+        if message.role == "user":
+            items.append(self._action("edit", message.id, "Edit", "Edit and send as a new version"))
+        elif message.role == "assistant":
+            items.append(
+                self._action("regenerate", message.id, "Regenerate", "Answer again: a new version")
+            )
+            if message.status in CONTINUABLE:
+                items.append(
+                    self._action("continue", message.id, "Continue", "Ask for the rest of it")
+                )
+        items.append(self._action("delete", message.id, "Delete", "Delete this message"))
+        return " · ".join(items)
+
+    def _switcher(self, versions: Versions) -> str:
+        muted = self.colors.muted
+        previous, following = versions.step(-1), versions.step(+1)
+        left = (
+            self._action("version", previous, "‹", "Previous version")
+            if previous
+            else f'<span style="color:{muted}">‹</span>'
+        )
+        right = (
+            self._action("version", following, "›", "Next version")
+            if following
+            else f'<span style="color:{muted}">›</span>'
+        )
+        return f"{left}&nbsp;{versions.index}/{versions.count}&nbsp;{right}"
+
+    def _action(self, verb: str, message_id: str, label: str, hint: str) -> str:
+        return (
+            f'<a href="{MESSAGE_LINK}{verb}:{message_id}" title="{html.escape(hint)}" '
+            f'style="color:{self.colors.muted};text-decoration:none">{label}</a>'
+        )
 
     def message_units(self, message: Message, *, expanded: bool) -> list[str]:
         """All units of a finished message, exactly as streaming would have produced them."""
@@ -148,6 +208,7 @@ class MessageHtml:
         units = [self.header(message)]
         if message.role == "user" and not has_long_line(message.content):
             units.append(self.user_body(message))
+            units.append(self.user_footer(message))
             return units
         if message.reasoning:
             units.append(self.reasoning(message, message.reasoning, expanded=expanded, live=False))
@@ -160,6 +221,8 @@ class MessageHtml:
             units.append(self.tool_calls(message, message.tool_calls, live=False))
         if message.role == "assistant" and message.status != "streaming":
             units.append(self.footer(message))
+        elif message.role == "user":
+            units.append(self.user_footer(message))
         return units
 
     def _prefix(self, message: Message) -> str:

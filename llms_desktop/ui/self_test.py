@@ -382,7 +382,7 @@ async def _stream_one_answer(
     window: MainWindow, store: Store, requests: list[tuple[str, object]]
 ) -> None:
     """Send the prompt through the window's controller; check the provider, view and store."""
-    window.controller.refresh_models()
+    window.controller.models.refresh()
     frames: list[None] = []
     window.chat_view.rendered.connect(lambda: frames.append(None))
     window.controller.send(PROMPT)

@@ -9,6 +9,7 @@ from PySide6.QtWidgets import (
     QDialog,
     QDialogButtonBox,
     QFormLayout,
+    QHBoxLayout,
     QLabel,
     QLineEdit,
     QPlainTextEdit,
@@ -20,7 +21,13 @@ from PySide6.QtWidgets import (
 
 from llms_desktop import settings as keys
 from llms_desktop.settings import THEMES, Settings
+from llms_desktop.ui.thread_settings import DEFAULT_TEXT, optional_double, set_optional
 
+AUTO_TITLE_CHOICES = (
+    ("local", "Local models only"),
+    ("always", "Always"),
+    ("off", "Never (the first words)"),
+)
 STREAM_LABEL = "Enable Streaming"
 STREAM_DESCRIPTION = "Stream response tokens in real-time as they're generated"
 
@@ -79,6 +86,35 @@ class SettingsDialog(QDialog):
         self.enter_box.setChecked(s.send_on_enter)
         self.enter_box.setToolTip("Off: Ctrl+Enter sends and Enter adds a line")
 
+        # What a new chat starts with; each chat's own values are in its Chat Settings panel.
+        self.temperature_spin = optional_double(page, 0.0, 2.0, 0.1, "defaultTemperature")
+        set_optional(self.temperature_spin, _number(s.get(keys.DEFAULT_TEMPERATURE)))
+        self.top_p_spin = optional_double(page, 0.0, 1.0, 0.05, "defaultTopP")
+        set_optional(self.top_p_spin, _number(s.get(keys.DEFAULT_TOP_P)))
+        self.max_tokens_spin = QSpinBox(page)
+        self.max_tokens_spin.setObjectName("defaultMaxTokens")
+        self.max_tokens_spin.setRange(0, 1_000_000)
+        self.max_tokens_spin.setSingleStep(256)
+        self.max_tokens_spin.setSpecialValueText(DEFAULT_TEXT)
+        self.max_tokens_spin.setValue(int(s.get(keys.DEFAULT_MAX_TOKENS)))
+        parameters = QHBoxLayout()
+        for label, box in (
+            ("Temperature", self.temperature_spin),
+            ("Top P", self.top_p_spin),
+            ("Max tokens", self.max_tokens_spin),
+        ):
+            parameters.addWidget(QLabel(label, page))
+            parameters.addWidget(box)
+        self.auto_title_combo = QComboBox(page)
+        self.auto_title_combo.setObjectName("autoTitleCombo")
+        for value, text in AUTO_TITLE_CHOICES:
+            self.auto_title_combo.addItem(text, value)
+        self.auto_title_combo.setCurrentIndex(keys.AUTO_TITLES.index(s.auto_title))
+        self.auto_title_combo.setToolTip(
+            "After a new chat's first answer, ask the model for a short title (one more "
+            "request). Local models cost nothing to ask; a paid API would bill it."
+        )
+
         self.theme_combo = QComboBox(page)
         self.theme_combo.setObjectName("themeCombo")
         for theme in THEMES:
@@ -116,6 +152,8 @@ class SettingsDialog(QDialog):
         form.addRow(stream_help)
         form.addRow("Default model:", self.model_edit)
         form.addRow("System prompt:", self.system_edit)
+        form.addRow("New chats start with:", parameters)
+        form.addRow("Title chats with the model:", self.auto_title_combo)
         form.addRow("Request timeout:", self.timeout_spin)
         form.addRow(self.enter_box)
         form.addRow("Theme:", self.theme_combo)
@@ -132,6 +170,10 @@ class SettingsDialog(QDialog):
         self.model_edit.editingFinished.connect(self._on_model_edited)
         self.system_edit.textChanged.connect(self._on_system_prompt_changed)
         self.timeout_spin.valueChanged.connect(self._on_timeout_changed)
+        self.temperature_spin.valueChanged.connect(self._on_default_temperature_changed)
+        self.top_p_spin.valueChanged.connect(self._on_default_top_p_changed)
+        self.max_tokens_spin.valueChanged.connect(self._on_default_max_tokens_changed)
+        self.auto_title_combo.currentIndexChanged.connect(self._on_auto_title_changed)
         self.enter_box.toggled.connect(self._on_send_on_enter_toggled)
         self.theme_combo.currentIndexChanged.connect(self._on_theme_changed)
         self.font_spin.valueChanged.connect(self._on_font_size_changed)
@@ -150,6 +192,18 @@ class SettingsDialog(QDialog):
 
     def _on_timeout_changed(self, value: int) -> None:
         self.settings.set(keys.TIMEOUT, value)
+
+    def _on_default_temperature_changed(self, value: float) -> None:
+        self.settings.set(keys.DEFAULT_TEMPERATURE, f"{value:g}" if value >= 0 else "")
+
+    def _on_default_top_p_changed(self, value: float) -> None:
+        self.settings.set(keys.DEFAULT_TOP_P, f"{value:g}" if value >= 0 else "")
+
+    def _on_default_max_tokens_changed(self, value: int) -> None:
+        self.settings.set(keys.DEFAULT_MAX_TOKENS, value)
+
+    def _on_auto_title_changed(self, index: int) -> None:
+        self.settings.set(keys.AUTO_TITLE, keys.AUTO_TITLES[index])
 
     def _on_send_on_enter_toggled(self, checked: bool) -> None:
         self.settings.set(keys.SEND_ON_ENTER, checked)
@@ -177,3 +231,11 @@ class SettingsDialog(QDialog):
             f"OpenAI clients on this computer can use {url} with your providers "
             "(models named provider/model). Listens on 127.0.0.1 only."
         )
+
+
+def _number(text: object) -> float | None:
+    """A setting stored as text ("" for none) as a number."""
+    try:
+        return float(str(text)) if str(text).strip() else None
+    except ValueError:
+        return None

@@ -55,8 +55,8 @@ class ThreadSettingsPanel(QWidget):
         self.system_edit.setPlaceholderText("System prompt for this chat (optional)")
         self.system_edit.setTabChangesFocus(True)
         self.system_edit.setMinimumHeight(80)
-        self.temperature = _optional_double(self, 0.0, 2.0, 0.1, "threadTemperature")
-        self.top_p = _optional_double(self, 0.0, 1.0, 0.05, "threadTopP")
+        self.temperature = optional_double(self, 0.0, 2.0, 0.1, "threadTemperature")
+        self.top_p = optional_double(self, 0.0, 1.0, 0.05, "threadTopP")
         self.max_tokens = QSpinBox(self)
         self.max_tokens.setObjectName("threadMaxTokens")
         self.max_tokens.setRange(0, 1_000_000)
@@ -91,8 +91,8 @@ class ThreadSettingsPanel(QWidget):
             self._save_timer.stop()
             if self.system_edit.toPlainText() != (system_prompt or ""):
                 self.system_edit.setPlainText(system_prompt or "")
-            _set_optional(self.temperature, params.get("temperature"))
-            _set_optional(self.top_p, params.get("top_p"))
+            set_optional(self.temperature, params.get("temperature"))
+            set_optional(self.top_p, params.get("top_p"))
             max_tokens = params.get("max_tokens")
             self.max_tokens.setValue(int(max_tokens) if isinstance(max_tokens, int) else 0)
         finally:
@@ -120,9 +120,10 @@ class ThreadSettingsPanel(QWidget):
             self.edited.emit(self.system_edit.toPlainText().strip(), self.params())
 
 
-def _optional_double(
+def optional_double(
     parent: QWidget, low: float, high: float, step: float, name: str
 ) -> QDoubleSpinBox:
+    """A number box whose lowest value reads "Default" (the parameter is not sent)."""
     box = QDoubleSpinBox(parent)
     box.setObjectName(name)
     box.setDecimals(2)
@@ -133,7 +134,8 @@ def _optional_double(
     return box
 
 
-def _set_optional(box: QDoubleSpinBox, value: object) -> None:
+def set_optional(box: QDoubleSpinBox, value: object) -> None:
+    """Show a number, or "Default" for anything else."""
     if isinstance(value, int | float) and not isinstance(value, bool):
         box.setValue(float(value))
     else:

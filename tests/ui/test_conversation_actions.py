@@ -7,9 +7,10 @@ import asyncio
 import json
 from typing import Any
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QPoint, Qt, QTimer
+from PySide6.QtGui import QContextMenuEvent, QTextCursor
 from PySide6.QtTest import QTest
-from PySide6.QtWidgets import QApplication
+from PySide6.QtWidgets import QApplication, QMenu, QMessageBox, QPushButton
 
 from llms_desktop import settings as keys
 from tests.support.loopback import LoopbackServer, Reply, json_reply, sse_reply, text_chunks
@@ -274,3 +275,119 @@ def test_retry_waits_for_retry_after_and_esc_cancels_the_wait(
 
     qloop.run(waits_then_sends())
     qloop.run(esc_cancels())
+
+
+def link_point(app: App, href: str) -> QPoint:
+    """Where a link is drawn in the chat view's viewport (it must be on screen)."""
+    view = app.window.chat_view
+    block = view.document().begin()
+    while block.isValid():
+        fragments = block.begin()
+        while not fragments.atEnd():
+            fragment = fragments.fragment()
+            if fragment.charFormat().anchorHref() == href:
+                cursor = QTextCursor(view.document())
+                cursor.setPosition(fragment.position() + fragment.length() // 2)
+                view.setTextCursor(cursor)
+                view.ensureCursorVisible()
+                return view.cursorRect(cursor).center()
+            fragments += 1
+        block = block.next()
+    raise AssertionError(f"no link {href!r} in the chat")
+
+
+def click_link(app: App, href: str) -> None:
+    viewport = app.window.chat_view.viewport()
+    QTest.mouseClick(viewport, Qt.MouseButton.LeftButton, pos=link_point(app, href))
+
+
+def test_links_under_messages_regenerate_switch_versions_edit_and_delete(
+    app: App, qloop: QtLoop, loopback: LoopbackServer
+) -> None:
+    answering(loopback, "first take", "second take")
+    view = app.window.chat_view
+
+    async def scenario() -> None:
+        type_and_send(app, "question")
+        await answered(app)
+        (question, first) = app.store.messages(app.window.controller.thread_id or "")
+        click_link(app, f"msg:regenerate:{first.id}")
+        # The old version goes out of sight as the new one starts, in its place.
+        await wait_until(lambda: "first take" not in view.toPlainText(), seconds=5)
+        await answered(app)
+        assert "second take" in view.toPlainText()
+        assert "2/2" in view.toPlainText()
+        click_link(app, f"msg:version:{first.id}")
+        await app.window.controller.writes.drain()
+        assert "first take" in view.toPlainText()
+        assert "second take" not in view.toPlainText()
+        assert "1/2" in view.toPlainText()
+        click_link(app, f"msg:edit:{question.id}")
+        assert app.window.composer.editing
+        assert app.window.composer.prompt.toPlainText() == "question"
+        QTest.keyClick(app.window.composer.prompt, Qt.Key.Key_Escape)
+
+        def confirm() -> None:
+            box = QApplication.activeModalWidget()
+            if not isinstance(box, QMessageBox):
+                QTimer.singleShot(10, confirm)
+                return
+            next(b for b in box.findChildren(QPushButton) if b.text() == "Delete").click()
+
+        QTimer.singleShot(0, confirm)
+        # Clicked from the Qt event loop, as a real click is (the question runs its own loop).
+        deleted = len(app.store.all_messages(first.thread_id)) - 1
+        QTimer.singleShot(0, lambda: click_link(app, f"msg:delete:{first.id}"))
+        await wait_until(lambda: len(app.store.all_messages(first.thread_id)) == deleted)
+        await app.window.controller.writes.drain()
+
+    qloop.run(scenario())
+    thread_id = app.window.controller.thread_id
+    assert thread_id is not None
+    assert [m.content for m in app.store.all_messages(thread_id)] == ["question", "second take"]
+    assert path_of(app) == [("user", "question"), ("assistant", "second take")]
+
+
+def test_the_context_menu_acts_on_the_message_under_the_pointer(
+    app: App, qloop: QtLoop, loopback: LoopbackServer
+) -> None:
+    answering(loopback, "one answer", "another answer")
+    view = app.window.chat_view
+
+    async def first() -> None:
+        type_and_send(app, "hello there")
+        await answered(app)
+
+    qloop.run(first())
+    (question, answer) = app.store.messages(app.window.controller.thread_id or "")
+    point = link_point(app, f"msg:copy:{answer.id}")
+    assert view.message_at(point) == answer
+    assert view.message_at(link_point(app, f"msg:copy:{question.id}")) == question
+    chosen: list[str] = []
+
+    def pick_regenerate() -> None:
+        menu = QApplication.activePopupWidget()
+        if not isinstance(menu, QMenu):
+            QTimer.singleShot(10, pick_regenerate)
+            return
+        labels = [a.text() for a in menu.actions() if a.text()]
+        chosen.extend(labels)
+        next(a for a in menu.actions() if a.text() == "Regenerate").trigger()
+        menu.close()
+
+    def open_menu() -> None:
+        # As a right-click would: from the Qt event loop, not from inside an asyncio task.
+        QTimer.singleShot(0, pick_regenerate)
+        event = QContextMenuEvent(
+            QContextMenuEvent.Reason.Mouse, point, view.viewport().mapToGlobal(point)
+        )
+        QApplication.sendEvent(view.viewport(), event)
+
+    async def regenerate() -> None:
+        QTimer.singleShot(0, open_menu)
+        await answered(app)
+
+    qloop.run(regenerate())
+    assert "Copy Message (Markdown)" in chosen
+    assert "Delete Message…" in chosen
+    assert path_of(app)[-1] == ("assistant", "another answer")

@@ -44,6 +44,23 @@ def test_changes_apply_at_once_and_persist(app: App) -> None:
     )
 
 
+def test_new_chat_defaults_and_titles_apply_at_once_and_persist(app: App) -> None:
+    dialog = app.window.open_preferences()
+    assert dialog.temperature_spin.text() == "Default"
+    dialog.temperature_spin.setValue(0.7)
+    dialog.max_tokens_spin.setValue(1024)
+    assert dialog.auto_title_combo.currentData() == "off"  # the test App turned it off
+    dialog.auto_title_combo.setCurrentIndex(1)
+    dialog.close()
+    restarted = Settings(QSettingsBackend(app.data_dir))
+    assert restarted.default_params() == {"temperature": 0.7, "max_tokens": 1024}
+    assert restarted.auto_title == "always"
+    app.window.controller.new_chat()  # a new chat's panel shows them
+    panel = app.window.thread_settings
+    assert (panel.temperature.value(), panel.max_tokens.value()) == (0.7, 1024)
+    assert panel.top_p.text() == "Default"
+
+
 def test_send_on_enter_off_makes_enter_a_newline(app: App) -> None:
     app.settings.set(keys.SEND_ON_ENTER, False)
     prompt = app.window.composer.prompt

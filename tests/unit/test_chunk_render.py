@@ -92,3 +92,13 @@ def test_column_widths_follow_the_header_and_rows() -> None:
     assert len(widths) == 2
     assert sum(widths) <= 100
     assert widths[1] > widths[0] / 2
+
+
+def test_a_single_newline_is_a_line_break_as_in_chat_apps() -> None:
+    from llms_desktop.markdown_render import MarkdownRenderer
+
+    rendered = (
+        MarkdownRenderer().render("Crisp leaves drift and fall,\nthe maple lets go of red").html
+    )
+    assert "<br" in rendered
+    assert "fall,<br" in rendered.replace("\n", "")
