@@ -15,6 +15,7 @@ from PySide6.QtWidgets import QCheckBox, QFileDialog, QMessageBox
 
 from llms_desktop.errors import AttachmentError, ConfigError
 from llms_desktop.providers.vision import takes_images, warning
+from llms_desktop.ui.off_thread import off_loop
 
 if TYPE_CHECKING:
     from llms_desktop.providers.config import ProviderConfig
@@ -82,7 +83,7 @@ class AttachmentIntake(QObject):
         problems = []
         for path in paths:
             try:
-                attachment = await asyncio.to_thread(read_path, path)
+                attachment = await off_loop(read_path, path)
             except AttachmentError as exc:
                 problems.append(str(exc))
                 continue
@@ -93,8 +94,8 @@ class AttachmentIntake(QObject):
         from llms_desktop.attachments.reading import from_bytes
 
         try:
-            data = await asyncio.to_thread(png_bytes, image)
-            attachment = await asyncio.to_thread(from_bytes, PASTED_NAME, data)
+            data = await off_loop(png_bytes, image)
+            attachment = await off_loop(from_bytes, PASTED_NAME, data)
         except AttachmentError as exc:
             self.chat.parts.composer.show_attachment_problem(str(exc))
             return
@@ -102,7 +103,7 @@ class AttachmentIntake(QObject):
 
     async def _load(self, message_id: str) -> None:
         store = self.chat.services.store
-        attachments = await asyncio.to_thread(store.load_attachments, message_id)
+        attachments = await off_loop(store.load_attachments, message_id)
         if self.chat.actions.editing_id == message_id:
             for attachment in attachments:
                 self.chat.parts.composer.add_attachment(attachment)

@@ -24,6 +24,7 @@ from llms_desktop.ui.chat_settings import ChatSettings
 from llms_desktop.ui.chat_tools import approve, enabled_tools
 from llms_desktop.ui.message_actions import MessageActions
 from llms_desktop.ui.model_choice import ModelChoice
+from llms_desktop.ui.off_thread import off_loop
 from llms_desktop.ui.reply_streamer import ReplyStreamer
 from llms_desktop.ui.retry_wait import RetryWait
 
@@ -295,7 +296,7 @@ class ChatController(QObject):
         async def run(streamer: ReplyStreamer) -> Message:
             resolved = await services.resolve(model)
             # Off the loop: a plan reads the thread's stored attachments to send them again.
-            turn = await asyncio.to_thread(plan, services.store, resolved, stream)
+            turn = await off_loop(plan, services.store, resolved, stream)
             session = ChatSession(resolved.provider, services.writer)
             tools = await enabled_tools(services, self.parts.notify)
             if tools is None:
