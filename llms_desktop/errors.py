@@ -2,6 +2,7 @@
 
     LlmsDesktopError                 every error we raise on purpose (shown to the user as one line)
     ├── ConfigError                  bad flag, missing key or model, unreadable settings
+    │   └── AttachmentError          a file that cannot be attached (type, size, no text)
     ├── ProviderError                talking to a model provider went wrong
     │   ├── NetworkError             no usable connection
     │   │   ├── ConnectionRefused    nothing listens at the address
@@ -46,6 +47,11 @@ class LlmsDesktopError(Exception):
 
 class ConfigError(LlmsDesktopError):
     """A setting, flag or file the user controls is missing or wrong."""
+
+
+class AttachmentError(ConfigError):
+    """A file or image the user chose cannot be attached: its type, its size, a PDF with no
+    text; the message names the file and says what to do."""
 
 
 class ProviderError(LlmsDesktopError):

@@ -9,16 +9,17 @@ import dataclasses
 import functools
 import time
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Protocol
 
 from llms_desktop.accumulate import Accumulator
+from llms_desktop.attachments.parts import IMAGE_TOKENS, text_for_estimate
+from llms_desktop.attachments.refusal import explain
 from llms_desktop.errors import ConfigError, LlmsDesktopError, StoreError
 from llms_desktop.providers.base import Provider
 from llms_desktop.store.writer import Writer, writer_for
 from llms_desktop.turns import Turn
 from llms_desktop.types import (
-    ChatMessage,
     ChatRequest,
     Delta,
     Message,
@@ -119,8 +120,12 @@ class ChatSession:
             listener.on_finished((await answer.finish("cancelled"))[0])
             raise
         except LlmsDesktopError as exc:
-            listener.on_finished((await answer.finish("error", error=str(exc)))[0])
-            raise
+            # A provider refusing images says so in its own words; add what that means.
+            clear = explain(exc, turn.request.messages)
+            listener.on_finished((await answer.finish("error", error=str(clear)))[0])
+            if clear is exc:
+                raise
+            raise clear from exc
         except Exception as exc:  # a bug: still keep what the user saw
             error = f"{type(exc).__name__}: {exc}"
             listener.on_finished((await answer.finish("error", error=error))[0])
@@ -151,7 +156,14 @@ class ChatSession:
         user = None
         parent_id = turn.parent_id
         if turn.user_text is not None:
-            user = Message(uuid.uuid4().hex, thread.id, "user", turn.user_text, created_at=now)
+            user = Message(
+                uuid.uuid4().hex,
+                thread.id,
+                "user",
+                turn.user_text,
+                created_at=now,
+                attachments=tuple(attachment.info() for attachment in turn.attachments),
+            )
             parent_id = user.id
         answer = Message(
             id=uuid.uuid4().hex,
@@ -190,7 +202,13 @@ def _begin(turn: Turn, store: Store) -> tuple[Thread, Message | None, Message]:
         user = None
         parent_id = turn.parent_id
         if turn.user_text is not None:
-            user = store.add_message(thread.id, "user", turn.user_text, parent_id=parent_id)
+            user = store.add_message(
+                thread.id,
+                "user",
+                turn.user_text,
+                parent_id=parent_id,
+                attachments=turn.attachments,
+            )
             parent_id = user.id
         if turn.continue_id is not None:
             answer = store.reopen_message(turn.continue_id)
@@ -385,7 +403,8 @@ class _Answer:
         completion = reported.completion_tokens if reported else None
         estimated = prompt is None or completion is None
         if prompt is None and self.request is not None:
-            prompt = estimate_tokens(_request_text(self.request.messages))
+            sent, images = text_for_estimate(self.request.messages)
+            prompt = estimate_tokens(sent) + images * IMAGE_TOKENS
         if completion is None:
             calls = "".join(str(call["function"]) for call in acc.tool_call_dicts())
             # A continued answer's earlier text is not part of this generation.
@@ -405,7 +424,3 @@ class _Answer:
 def estimate_tokens(text: str) -> int:
     """A rough token count (about four characters a token for English text)."""
     return (len(text) + 3) // 4
-
-
-def _request_text(messages: Sequence[ChatMessage]) -> str:
-    return "".join(m.content if isinstance(m.content, str) else str(m.content) for m in messages)

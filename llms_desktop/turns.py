@@ -13,10 +13,17 @@ from typing import TYPE_CHECKING, Any
 
 from llms_desktop.branches import MessageTree
 from llms_desktop.errors import ConfigError
-from llms_desktop.history import MERGE_SEPARATOR, history_messages, replayable_calls, with_system
+from llms_desktop.history import (
+    AttachmentLoader,
+    history_messages,
+    join_contents,
+    replayable_calls,
+    with_system,
+)
 from llms_desktop.types import ChatMessage, ChatRequest, Message, Thread
 
 if TYPE_CHECKING:
+    from llms_desktop.attachments.model import Attachment
     from llms_desktop.store import Store
 
 TITLE_LENGTH = 60
@@ -45,8 +52,9 @@ class Turn:
     `request` goes to the provider exactly as it is. With `thread_id` None a thread is created
     (titled `title`); `settings` are saved on the thread when `save_settings`. `user_text`, when
     given, is saved as a user message under `parent_id` and the answer goes under it; without
-    it the answer goes under `parent_id` itself (regenerate). `continue_id` names a stopped
-    answer whose text the new tokens extend, instead of a new answer.
+    it the answer goes under `parent_id` itself (regenerate); `attachments` are saved with the
+    user message. `continue_id` names a stopped answer whose text the new tokens extend,
+    instead of a new answer.
     """
 
     request: ChatRequest
@@ -58,6 +66,7 @@ class Turn:
     title: str = ""
     settings: ThreadSettings = field(default_factory=ThreadSettings)
     save_settings: bool = True
+    attachments: tuple[Attachment, ...] = ()
 
 
 def plan_send(
@@ -71,29 +80,32 @@ def plan_send(
     params: Mapping[str, Any] | None = None,
     base_params: Mapping[str, Any] | None = None,
     stream: bool = True,
+    attachments: Sequence[Attachment] = (),
 ) -> Turn:
     """A new user message after the thread's active path (or in a new thread), and its answer.
 
     `system_prompt` and `params` replace the thread's when given (None keeps them); the
     request's parameters are `base_params` (the provider's) overridden by the thread's.
+    `attachments` go with the message (see attachments.parts.content for how they are sent).
     """
-    if not text.strip():
-        raise ConfigError("The message is empty.")
+    attached = _checked(text, attachments)
+    user = _user_message(text, attached)
     if thread_id is None:
         settings = ThreadSettings(model, provider_id, system_prompt, dict(params or {}))
         return Turn(
-            request=_request(model, [], settings, base_params, stream, ChatMessage("user", text)),
+            request=_request(model, [], settings, base_params, stream, user),
             provider_id=provider_id,
             user_text=text,
-            title=title_from(text),
+            title=title_from(text) or title_from(", ".join(a.name for a in attached)),
             settings=settings,
+            attachments=attached,
         )
     thread, tree = _load(store, thread_id)
     settings = _settings(thread, model, provider_id, system_prompt, params)
     leaf = tree.leaf_under(None)
     return Turn(
         request=_request(
-            model, tree.path_to(leaf), settings, base_params, stream, ChatMessage("user", text)
+            model, tree.path_to(leaf), settings, base_params, stream, user, _loader(store)
         ),
         provider_id=provider_id,
         thread_id=thread.id,
@@ -101,6 +113,7 @@ def plan_send(
         user_text=text,
         settings=settings,
         save_settings=settings != ThreadSettings.of(thread),
+        attachments=attached,
     )
 
 
@@ -135,7 +148,7 @@ def plan_regenerate(
         raise ConfigError("There is nothing to answer again: no message of yours precedes it.")
     settings = _settings(thread, model, provider_id, None, params)
     return Turn(
-        request=_request(model, path, settings, base_params, stream),
+        request=_request(model, path, settings, base_params, stream, None, _loader(store)),
         provider_id=provider_id,
         thread_id=thread.id,
         parent_id=parent,
@@ -155,24 +168,38 @@ def plan_edit(
     params: Mapping[str, Any] | None = None,
     base_params: Mapping[str, Any] | None = None,
     stream: bool = True,
+    attachments: Sequence[Attachment] | None = None,
 ) -> Turn:
-    """A new version of a user message (a sibling, the original kept), and its answer."""
-    if not text.strip():
-        raise ConfigError("The message is empty.")
+    """A new version of a user message (a sibling, the original kept), and its answer.
+
+    The new version keeps the original's attachments unless `attachments` replaces them.
+    """
     thread, tree = _load(store, thread_id)
     original = _message(tree, message_id)
     if original.role != "user":
         raise ConfigError("Only your own messages can be edited; regenerate an answer instead.")
+    if attachments is None and store is not None and original.attachments:
+        attachments = store.load_attachments(original.id)
+    attached = _checked(text, attachments or ())
     settings = _settings(thread, model, provider_id, None, params)
     path = tree.path_to(original.parent_id)
     return Turn(
-        request=_request(model, path, settings, base_params, stream, ChatMessage("user", text)),
+        request=_request(
+            model,
+            path,
+            settings,
+            base_params,
+            stream,
+            _user_message(text, attached),
+            _loader(store),
+        ),
         provider_id=provider_id,
         thread_id=thread.id,
         parent_id=original.parent_id,
         user_text=text,
         settings=settings,
         save_settings=settings != ThreadSettings.of(thread),
+        attachments=attached,
     )
 
 
@@ -202,7 +229,7 @@ def plan_continue(
     path = tree.path_to(answer.parent_id)
     tail = ChatMessage("assistant", answer.content) if answer.content else None
     return Turn(
-        request=_request(model, path, settings, base_params, stream, tail),
+        request=_request(model, path, settings, base_params, stream, tail, _loader(store)),
         provider_id=provider_id,
         thread_id=thread.id,
         parent_id=answer.parent_id,
@@ -246,6 +273,31 @@ def title_from(text: str, limit: int = TITLE_LENGTH) -> str:
     return cut.rstrip(" ,.;:-") + "…"
 
 
+def _checked(text: str, attachments: Sequence[Attachment]) -> tuple[Attachment, ...]:
+    attached = tuple(attachments)
+    if not text.strip() and not attached:
+        raise ConfigError("The message is empty.")
+    if attached:
+        from llms_desktop.attachments.model import check_message
+
+        check_message(attached)
+    return attached
+
+
+def _user_message(text: str, attachments: Sequence[Attachment]) -> ChatMessage:
+    if not attachments:
+        return ChatMessage("user", text)
+    from llms_desktop.attachments.parts import content
+
+    return ChatMessage("user", content(text, attachments))
+
+
+def _loader(store: Store | None) -> AttachmentLoader | None:
+    if store is None:
+        return None
+    return lambda message: store.load_attachments(message.id)
+
+
 def _load(store: Store | None, thread_id: str) -> tuple[Thread, MessageTree]:
     if store is None:
         raise ConfigError("Continuing a thread needs the thread database (drop --no-store).")
@@ -287,8 +339,9 @@ def _request(
     base_params: Mapping[str, Any] | None,
     stream: bool,
     last: ChatMessage | None = None,
+    load: AttachmentLoader | None = None,
 ) -> ChatRequest:
-    messages = with_system(settings.system_prompt, history_messages(path))
+    messages = with_system(settings.system_prompt, history_messages(path, load))
     if last is not None:
         messages = _append(messages, last)
     return ChatRequest(
@@ -303,8 +356,6 @@ def _append(messages: list[ChatMessage], last: ChatMessage) -> list[ChatMessage]
     # The history already alternates; a new user message after a trailing user message (the
     # answer between them failed empty) joins it, as history_messages would on the next turn.
     if messages and messages[-1].role == last.role == "user":
-        previous = messages[-1]
-        if isinstance(previous.content, str) and isinstance(last.content, str):
-            merged = previous.content + MERGE_SEPARATOR + last.content
-            return [*messages[:-1], ChatMessage("user", merged)]
+        merged = join_contents(messages[-1].content, last.content)
+        return [*messages[:-1], ChatMessage("user", merged)]
     return [*messages, last]

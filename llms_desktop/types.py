@@ -132,6 +132,23 @@ class ModelInfo:
 MIN_RATE_WINDOW_MS = 100.0
 MAX_GENERATION_RATE = 5_000.0
 
+AttachmentKind = Literal["image", "file"]
+
+
+@dataclass(frozen=True, slots=True)
+class AttachmentInfo:
+    """What a stored message has attached: an image (sent as an `image_url`) or a file (sent as
+    its text). The bytes live in the data folder under their SHA-256; see store/blobs.py."""
+
+    sha256: str
+    kind: AttachmentKind
+    name: str
+    mime: str
+    size: int
+    width: int | None = None
+    height: int | None = None
+
+
 MessageStatus = Literal["streaming", "complete", "cancelled", "error", "interrupted"]
 MESSAGE_STATUSES: tuple[str, ...] = get_args(MessageStatus)
 
@@ -179,6 +196,8 @@ class Message:
     # A tool result (role "tool"): the id of the call it answers, and the tool's name.
     tool_call_id: str | None = None
     name: str | None = None
+    # Images and files sent with the message (a user message, or one the server saved).
+    attachments: tuple[AttachmentInfo, ...] = ()
 
     @property
     def tokens_per_second(self) -> float | None:

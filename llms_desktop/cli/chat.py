@@ -24,6 +24,8 @@ from llms_desktop.types import (
 )
 
 if TYPE_CHECKING:
+    from llms_desktop.attachments.model import Attachment
+    from llms_desktop.cli.connect import Connected
     from llms_desktop.store import Store
     from llms_desktop.tools.loop import PendingCall
     from llms_desktop.turns import Turn
@@ -82,6 +84,15 @@ def register(commands: Any) -> None:
         help="with --thread: continue the last answer where it stopped (no PROMPT)",
     )
     parser.add_argument(
+        "-a",
+        "--attach",
+        metavar="FILE",
+        action="append",
+        default=[],
+        help="attach an image (PNG, JPEG, WebP, GIF: sent to vision models, downscaled past "
+        "1568 px) or a file (text, code, PDF: sent as its text); repeat for several",
+    )
+    parser.add_argument(
         "--no-store", action="store_true", help="do not save this exchange in the thread database"
     )
     add_tool_options(parser)
@@ -126,15 +137,35 @@ def run(args: argparse.Namespace) -> int:
             raise errors.ConfigError(f"{flag} needs --thread ID.")
         if again and args.prompt is not None:
             raise errors.ConfigError(f"{flag} takes no PROMPT: it answers the thread again.")
-    if args.prompt is None and not again:
+        if again and args.attach:
+            raise errors.ConfigError(f"{flag} sends no new message: --attach cannot go with it.")
+    if args.prompt is None and not again and not args.attach:
         raise errors.ConfigError("Give a PROMPT (or - to read it from stdin).")
     if args.yes and not args.tools:
         raise errors.ConfigError("--yes approves tool calls: it goes with --tools.")
     prompt = read_prompt(args.prompt) if args.prompt is not None else None
-    return asyncio.run(_chat(args, prompt))
+    if prompt is None and args.attach and not again:
+        prompt = ""  # the attachments are the message
+    attachments = read_attachments(args.attach)
+    return asyncio.run(_chat(args, prompt, attachments))
 
 
-async def _chat(args: argparse.Namespace, prompt: str | None) -> int:
+def read_attachments(paths: list[str]) -> list[Attachment]:
+    """Each -a FILE, read and prepared (before any connection: a bad file fails fast)."""
+    if not paths:
+        return []
+    from llms_desktop.attachments.model import check_message
+    from llms_desktop.attachments.reading import read_path
+
+    attachments = [read_path(path) for path in paths]
+    check_message(attachments)
+    for attachment in attachments:
+        if attachment.note:
+            print(f"llms-desktop: note: {attachment.name}: {attachment.note}.", file=sys.stderr)
+    return attachments
+
+
+async def _chat(args: argparse.Namespace, prompt: str | None, attachments: list[Attachment]) -> int:
     # httpx and sqlite3 load here, not at parse time: `--version` and `--help` stay fast.
     from llms_desktop.cli.chat_tools import open_tools
     from llms_desktop.session import ChatSession
@@ -163,9 +194,13 @@ async def _chat(args: argparse.Namespace, prompt: str | None) -> int:
         provider = connected.provider
         try:
             model = await choose_model(connected)
+            if any(attachment.kind == "image" for attachment in attachments):
+                _note_vision(connected, model)
             printer = _Printer(show_text=not args.json, show_reasoning=args.reasoning)
             completed = False
-            turn = _plan(args, store, thread, prompt, model, connected.provider_id, params)
+            turn = _plan(
+                args, store, thread, prompt, model, connected.provider_id, params, attachments
+            )
             session = ChatSession(provider, store)
             tools = await open_tools(args, args.prompt == "-") if args.tools else None
             try:
@@ -208,6 +243,7 @@ def _plan(
     model: str,
     provider_id: str,
     params: dict[str, Any],
+    attachments: list[Attachment],
 ) -> Turn:
     """The exchange the flags ask for: a new message, a regenerated answer, an edit, or more."""
     from llms_desktop import turns
@@ -224,6 +260,7 @@ def _plan(
             system_prompt=args.system,
             params=params,
             stream=stream,
+            attachments=attachments,
         )
     common: dict[str, Any] = {
         "thread_id": thread.id,
@@ -234,7 +271,11 @@ def _plan(
     }
     if args.edit:
         assert prompt is not None
-        return turns.plan_edit(store, message_id=args.edit, text=prompt, **common)
+        # The new version keeps the message's attachments, unless -a gives new ones.
+        given = attachments or None
+        return turns.plan_edit(
+            store, message_id=args.edit, text=prompt, attachments=given, **common
+        )
     if args.regenerate:
         return turns.plan_regenerate(store, message_id=None, **common)
     assert store is not None
@@ -242,6 +283,22 @@ def _plan(
     if leaf is None:
         raise errors.ConfigError("The thread is empty: there is no answer to continue.")
     return turns.plan_continue(store, message_id=leaf, **common)
+
+
+def _note_vision(connected: Connected, model: str) -> None:
+    """Images for a model not known to take them: said on stderr, then sent anyway (the
+    provider may know better; `providers vision` records the answer)."""
+    from llms_desktop.providers.vision import takes_images, warning
+
+    known = takes_images(connected.config, model)
+    if known is True:
+        return
+    how = (
+        f" (if it does: llms-desktop providers vision {connected.provider_id} yes --model {model})"
+        if connected.config is not None
+        else ""
+    )
+    print(f"llms-desktop: note: {warning(model, known)} Sending anyway{how}.", file=sys.stderr)
 
 
 def _print_notices(provider: object) -> None:

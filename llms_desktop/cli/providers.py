@@ -71,6 +71,19 @@ def register(commands: Any) -> None:
         toggle.add_argument("id", metavar="ID")
         toggle.set_defaults(handler=run_toggle, enabled=enabled)
 
+    vision = actions.add_parser(
+        "vision",
+        help="say whether a provider's models take images",
+        description="Say whether a model takes images (yes or no), or go back to guessing "
+        "from its name (auto). Without --model it applies to every model of the provider; a "
+        "model's own setting wins. Sending an image to a model not known to take images asks "
+        "first (the window) or prints a note (chat -a).",
+    )
+    vision.add_argument("id", metavar="ID", help="a configured provider")
+    vision.add_argument("setting", choices=("yes", "no", "auto"))
+    vision.add_argument("--model", metavar="M", help="only this model (its id at the provider)")
+    vision.set_defaults(handler=run_vision)
+
     importing = actions.add_parser("import", help="import providers from llms.py's llms.json")
     importing.add_argument("path", metavar="PATH", type=Path)
     importing.set_defaults(handler=run_import)
@@ -99,6 +112,7 @@ def run_list(args: argparse.Namespace) -> int:
         rows.append(
             (config.id, config.type, state, setup.key_source(config), models, config.base_url)
         )
+    notes = [_vision_line(config) for config in setup.registry.all]
     if len(rows) == 1:
         print(
             "No providers. Add one with `llms-desktop providers add ID` (e.g. ollama), or set "
@@ -109,7 +123,19 @@ def run_list(args: argparse.Namespace) -> int:
     for row in rows:
         cells = [cell.ljust(width) for cell, width in zip(row, widths, strict=False)]
         print("  ".join([*cells, row[-1]]).rstrip())
+    for note in notes:
+        if note:
+            print(note)
     return 0
+
+
+def _vision_line(config: Any) -> str:
+    said = []
+    if config.vision is not None:
+        said.append(f"all models {'take' if config.vision else 'do not take'} images")
+    for model, takes in sorted(config.vision_models.items()):
+        said.append(f"{model} {'takes' if takes else 'does not take'} images")
+    return f"{config.id}: {'; '.join(said)}" if said else ""
 
 
 def run_add(args: argparse.Namespace) -> int:
@@ -160,6 +186,20 @@ def run_toggle(args: argparse.Namespace) -> int:
     setup = _setup(args)
     setup.set_enabled(args.id, args.enabled)
     print(f"{'Enabled' if args.enabled else 'Disabled'} {args.id}.")
+    return 0
+
+
+def run_vision(args: argparse.Namespace) -> int:
+    setup = _setup(args)
+    takes = {"yes": True, "no": False, "auto": None}[args.setting]
+    setup.set_vision(args.id, args.model, takes)
+    what = f"{args.id}/{args.model}" if args.model else f"every model of {args.id}"
+    said = {
+        True: "takes images",
+        False: "does not take images",
+        None: "is judged by its name",
+    }[takes]
+    print(f"Noted: {what} {said}.")
     return 0
 
 

@@ -4,13 +4,19 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
+import shutil
 import sys
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from llms_desktop import errors
 from llms_desktop.cli import open_store
+
+if TYPE_CHECKING:
+    from llms_desktop.store import Store
+    from llms_desktop.types import AttachmentInfo
 
 BOLD = ("\x1b[1m", "\x1b[22m")
 
@@ -29,7 +35,12 @@ def register(commands: Any) -> None:
     listing.add_argument("--offset", type=int, default=0, metavar="N", help="skip the first N")
     listing.set_defaults(handler=_list)
 
-    show = actions.add_parser("show", help="print a thread as markdown (its active path)")
+    show = actions.add_parser(
+        "show",
+        help="print a thread as markdown (its active path)",
+        description="Print a thread as markdown; attachments link to their files in the data "
+        "folder.",
+    )
     show.add_argument("id", metavar="ID", help="thread id (a unique start of it will do)")
     show.add_argument(
         "--all-branches",
@@ -51,7 +62,13 @@ def register(commands: Any) -> None:
     export.add_argument("ids", metavar="ID", nargs="*", help="threads to export")
     export.add_argument("--all", action="store_true", help="export every thread")
     export.add_argument("--format", choices=("json", "md"), default="json", help="(default: json)")
-    export.add_argument("-o", "--output", metavar="FILE", help="write to FILE, not stdout")
+    export.add_argument(
+        "-o",
+        "--output",
+        metavar="FILE",
+        help="write to FILE, not stdout (markdown: attachments go to FILE's name + "
+        "_attachments/ beside it)",
+    )
     export.set_defaults(handler=_export)
 
     load = actions.add_parser(
@@ -82,10 +99,15 @@ def _show(args: argparse.Namespace) -> int:
 
     with open_store(args) as store:
         thread = store.get_thread(store.resolve_thread_id(args.id))
+
+        def link(info: AttachmentInfo) -> str | None:
+            path = store.attachment_path(info)
+            return str(path) if path is not None else None
+
         if thread is not None and args.all_branches:
-            print(thread_markdown(thread, (), store.tree(thread.id)))
+            print(thread_markdown(thread, (), store.tree(thread.id), link=link))
         elif thread is not None:
-            print(thread_markdown(thread, store.messages(thread.id), ids=True))
+            print(thread_markdown(thread, store.messages(thread.id), ids=True, link=link))
     return 0
 
 
@@ -119,6 +141,7 @@ def _export(args: argparse.Namespace) -> int:
 
     if args.all == bool(args.ids):
         raise errors.ConfigError("Give the ids of the threads to export, or --all.")
+    copies: dict[str, Path] = {}
     with open_store(args) as store:
         ids = None if args.all else [store.resolve_thread_id(text) for text in args.ids]
         if args.format == "json":
@@ -127,8 +150,11 @@ def _export(args: argparse.Namespace) -> int:
             text = json.dumps(document, ensure_ascii=False, indent=2) + "\n"
         else:
             chosen = [thread.id for thread in iter_threads(store, ids)]
-            text = export_markdown(store, chosen)
+            link = None if args.output is None else _copier(store, Path(args.output), copies)
+            text = export_markdown(store, chosen, link)
             count = len(chosen)
+    if copies:
+        _copy_attachments(Path(args.output), copies)
     if args.output is None:
         sys.stdout.write(text)
         sys.stdout.flush()
@@ -159,6 +185,39 @@ def _import(args: argparse.Namespace) -> int:
         summary += f"; skipped {len(result.skipped)} whose ids already exist"
     print(summary + ".")
     return 0
+
+
+def _attachments_folder(output: Path) -> Path:
+    return output.with_name(f"{output.stem}_attachments")
+
+
+def _copier(store: Store, output: Path, copies: dict[str, Path]) -> Any:
+    """A markdown linker that books each attachment for copying beside `output` and links
+    it there (relative, so the folder can move with the file)."""
+    folder = _attachments_folder(output).name
+
+    def link(info: AttachmentInfo) -> str | None:
+        source = store.attachment_path(info)
+        if source is None:
+            return None  # gone from the data folder: named, not linked
+        safe = re.sub(r"[^A-Za-z0-9._-]+", "_", info.name).strip("._")[:80] or "attachment"
+        name = f"{info.sha256[:12]}-{safe}"
+        copies[name] = source
+        return f"{folder}/{name}"
+
+    return link
+
+
+def _copy_attachments(output: Path, copies: dict[str, Path]) -> None:
+    folder = _attachments_folder(output)
+    try:
+        folder.mkdir(exist_ok=True)
+        for name, source in copies.items():
+            shutil.copyfile(source, folder / name)
+    except OSError as exc:
+        raise errors.ConfigError(
+            f"Cannot write the attachments to {folder}: {exc.strerror or exc}."
+        ) from exc
 
 
 def _one_line(text: str) -> str:

@@ -36,6 +36,10 @@ class ProviderConfig:
     params: Mapping[str, Any] = field(default_factory=dict)
     # An environment variable whose value, when set, overrides the stored key.
     api_key_env: str | None = None
+    # Whether its models take images: True/False for all of them, None to go by each name
+    # (providers/vision.py); `vision_models` says it per model and wins.
+    vision: bool | None = None
+    vision_models: Mapping[str, bool] = field(default_factory=dict)
 
     def validated(self) -> ProviderConfig:
         """This config, or a ConfigError saying what is wrong with it."""
@@ -79,6 +83,10 @@ class ProviderConfig:
         }
         if self.api_key_env:
             out["api_key_env"] = self.api_key_env
+        if self.vision is not None:
+            out["vision"] = self.vision
+        if self.vision_models:
+            out["vision_models"] = dict(self.vision_models)
         return out
 
     @classmethod
@@ -98,6 +106,16 @@ class ProviderConfig:
         if not isinstance(params, Mapping):
             raise errors.ConfigError(f"provider {provider_id!r}: 'params' must be an object")
         key_env = data.get("api_key_env")
+        vision = data.get("vision")
+        if vision is not None and not isinstance(vision, bool):
+            raise errors.ConfigError(f"provider {provider_id!r}: 'vision' must be true or false")
+        vision_models = data.get("vision_models", {})
+        if not isinstance(vision_models, Mapping) or not all(
+            isinstance(key, str) and isinstance(value, bool) for key, value in vision_models.items()
+        ):
+            raise errors.ConfigError(
+                f"provider {provider_id!r}: 'vision_models' must map model ids to true or false"
+            )
         return cls(
             id=provider_id,
             type=str(data.get("type", OPENAI_COMPATIBLE)),
@@ -107,6 +125,8 @@ class ProviderConfig:
             enabled=bool(data.get("enabled", True)),
             params=dict(params),
             api_key_env=str(key_env) if key_env else None,
+            vision=vision,
+            vision_models=dict(vision_models),
         ).validated()
 
 

@@ -70,6 +70,23 @@ class ProviderSetup:
             raise errors.ConfigError(f"No configured provider has id {provider_id!r}.")
         self.update(replace(config, enabled=enabled))
 
+    def set_vision(self, provider_id: str, model: str | None, takes: bool | None) -> None:
+        """Say whether a model (or, with `model` None, every model) of a configured provider
+        takes images; None goes back to guessing from the model's name."""
+        config = next((p for p in self.configured if p.id == provider_id), None)
+        if config is None:
+            raise errors.ConfigError(
+                f"No configured provider has id {provider_id!r} (providers set up by environment "
+                "variables cannot be given settings: add them with `providers add`)."
+            )
+        if model is None:
+            self.update(replace(config, vision=takes))
+            return
+        models = {key: value for key, value in config.vision_models.items() if key != model}
+        if takes is not None:
+            models[model] = takes
+        self.update(replace(config, vision_models=models))
+
     def remove(self, provider_id: str) -> None:
         """Remove a provider and forget its stored key."""
         providers = self.configured

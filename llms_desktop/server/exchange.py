@@ -25,7 +25,7 @@ from llms_desktop.server.chunks import (
     event,
 )
 from llms_desktop.server.request import CompletionRequest, content_text
-from llms_desktop.server.storing import relay, start_thread
+from llms_desktop.server.storing import relay, start_thread, unpack_messages
 from llms_desktop.store.writer import writer_for
 from llms_desktop.types import ChatRequest, Delta, ResponseInfo, Usage
 
@@ -211,8 +211,17 @@ class Exchanges:
             raise shutting_down()
         thread = None
         if self.writer is not None:
+            # Images and PDFs are decoded here, on a worker thread: neither the loop nor the
+            # writer (which the window's saves share) waits for them.
+            unpacked = await asyncio.to_thread(unpack_messages, request)
             thread = await self.writer.run(
-                functools.partial(start_thread, request=request, route=route, upstream=upstream)
+                functools.partial(
+                    start_thread,
+                    request=request,
+                    route=route,
+                    upstream=upstream,
+                    unpacked=unpacked,
+                )
             )
         # The upstream work runs in its own task so that stop() can cancel it alone: this
         # handler must live on to write the stream's last event.

@@ -24,16 +24,6 @@ class CompletionRequest:
     include_usage: bool = False
     params: Mapping[str, Any] = field(default_factory=dict)
 
-    def last_user_text(self) -> tuple[int, str] | None:
-        """The index and text of the last user message that has text, if any."""
-        for index in range(len(self.messages) - 1, -1, -1):
-            message = self.messages[index]
-            if message.role == "user":
-                text = content_text(message.content)
-                if text.strip():
-                    return index, text
-        return None
-
 
 def parse_completion(body: bytes) -> CompletionRequest:
     """The request in `body`; raises a 400 ApiError naming what is wrong."""

@@ -1,13 +1,19 @@
-"""`--store`: each exchange through the server becomes a new thread, saved by ChatSession."""
+"""`--store`: each exchange through the server becomes a new thread, saved by ChatSession.
+
+Content parts are kept: images (`image_url` data URLs) and files (`file` parts) become the
+messages' attachments, stored as the client sent them; parts that cannot be stored (a remote
+image URL, audio) are named in the text. The request upstream is the client's, untouched.
+"""
 
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncGenerator, Awaitable, Callable
+from collections.abc import AsyncGenerator, Awaitable, Callable, Sequence
 from contextlib import aclosing
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from llms_desktop.attachments.parts import Unpacked, unpack
 from llms_desktop.errors import StoreError
 from llms_desktop.providers.base import Provider
 from llms_desktop.providers.registry import Route
@@ -17,6 +23,7 @@ from llms_desktop.turns import ThreadSettings, Turn, title_from
 from llms_desktop.types import ChatRequest, Delta, ModelInfo
 
 if TYPE_CHECKING:
+    from llms_desktop.attachments.model import Attachment
     from llms_desktop.store import Store
     from llms_desktop.store.writer import Writer
 
@@ -33,47 +40,71 @@ class SavedThread:
     user_text: str
     settings: ThreadSettings
     parent_id: str | None  # the last earlier turn, under which the user message goes
+    attachments: tuple[Attachment, ...] = ()
+
+
+def unpack_messages(request: CompletionRequest) -> list[Unpacked]:
+    """Each message's content taken apart (decoding images and PDF text: run it off the loop)."""
+    return [unpack(message.content) for message in request.messages]
 
 
 def start_thread(
-    store: Store, request: CompletionRequest, route: Route, upstream: ChatRequest
+    store: Store,
+    request: CompletionRequest,
+    route: Route,
+    upstream: ChatRequest,
+    unpacked: Sequence[Unpacked] | None = None,
 ) -> SavedThread | None:
-    """Create the exchange's thread, titled from the last user message, with the earlier turns.
+    """Create the exchange's thread, titled from the last user message, with the earlier turns
+    and their attachments.
 
-    None (and a warning in the log) when there is no user text to title it or the store fails:
-    a broken database must not stop the server from answering.
+    None (and a warning in the log) when no user message has text or attachments, or the store
+    fails: a broken database must not stop the server from answering.
     """
-    last = request.last_user_text()
-    if last is None:
+    parts = list(unpacked) if unpacked is not None else unpack_messages(request)
+    index = next(
+        (
+            i
+            for i in range(len(parts) - 1, -1, -1)
+            if request.messages[i].role == "user"
+            and (parts[i].text.strip() or parts[i].attachments)
+        ),
+        None,
+    )
+    if index is None:
         return None
-    index, user_text = last
+    last = parts[index]
+    user_text = last.stored_text
+    names = ", ".join(a.name for a in last.attachments)
+    title = title_from(last.text) or title_from(names) or title_from(user_text)
     systems = [content_text(m.content) for m in request.messages if m.role == "system"]
     system_prompt = "\n\n".join(text for text in systems if text) or None
     settings = ThreadSettings(route.model, route.config.id, system_prompt, dict(upstream.params))
     parent_id = None
     try:
         thread = store.create_thread(
-            title_from(user_text),
+            title,
             model=settings.model,
             provider=settings.provider,
             system_prompt=settings.system_prompt,
             params=settings.params,
         )
-        for message in request.messages[:index]:
+        for message, unpacked_message in zip(request.messages[:index], parts[:index], strict=True):
             if message.role != "system":
                 parent_id = store.add_message(
                     thread.id,
                     message.role,
-                    content_text(message.content),
+                    unpacked_message.stored_text,
                     tool_calls=message.tool_calls,
                     parent_id=parent_id,
                     tool_call_id=message.tool_call_id,
                     name=message.name,
+                    attachments=unpacked_message.attachments if message.role == "user" else (),
                 ).id
     except StoreError as exc:
         log.warning("not saving this exchange: %s", exc)
         return None
-    return SavedThread(thread.id, user_text, settings, parent_id)
+    return SavedThread(thread.id, user_text, settings, parent_id, tuple(last.attachments))
 
 
 class _Tee:
@@ -123,6 +154,7 @@ async def relay(
             user_text=thread.user_text,
             settings=thread.settings,
             save_settings=False,
+            attachments=thread.attachments,
         )
         try:
             await ChatSession(forward, store).run(turn)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import sqlite3
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Self
 
@@ -39,6 +39,10 @@ class Database:
         self.interrupted_on_open = 0
         self._lock = threading.RLock()
         self._depth = 0  # nesting of transaction() blocks
+        # Work outside the database tied to the outermost transaction: undone on rollback
+        # (files written for it), or done once it committed (files it no longer needs).
+        self._on_rollback: list[Callable[[], None]] = []
+        self._after_commit: list[Callable[[], None]] = []
 
     def close(self) -> None:
         """Close the connection (idempotent)."""
@@ -85,6 +89,11 @@ class Database:
                 yield self._db
                 self._db.execute("COMMIT")
             except BaseException as exc:
+                undo, self._on_rollback, self._after_commit = self._on_rollback, [], []
+                # Still holding the write lock: no other writer can have come to rely on them.
+                for callback in reversed(undo):
+                    with contextlib.suppress(OSError):
+                        callback()
                 if self._db.in_transaction:
                     # SQLite may have rolled back by itself already (disk full, I/O error).
                     with contextlib.suppress(sqlite3.Error):
@@ -94,6 +103,18 @@ class Database:
                 raise
             finally:
                 self._depth = 0
+                self._on_rollback = []
+            then, self._after_commit = self._after_commit, []
+            for callback in then:
+                callback()
+
+    def on_rollback(self, callback: Callable[[], None]) -> None:
+        """Run `callback` if the current transaction rolls back (before the lock is released)."""
+        self._on_rollback.append(callback)
+
+    def after_commit(self, callback: Callable[[], None]) -> None:
+        """Run `callback` once the current transaction has committed."""
+        self._after_commit.append(callback)
 
     @contextlib.contextmanager
     def _read(self, doing: str) -> Iterator[sqlite3.Connection]:

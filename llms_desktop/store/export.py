@@ -1,18 +1,26 @@
-"""Threads out of the store: our lossless JSON format and readable markdown."""
+"""Threads out of the store: our lossless JSON format (attachments embedded) and markdown."""
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
-from collections.abc import Iterable, Iterator
-from typing import Any
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from typing import TYPE_CHECKING, Any
 
 from llms_desktop.branches import MessageTree
 from llms_desktop.store.store import Store
-from llms_desktop.types import Message, Thread
+from llms_desktop.types import AttachmentInfo, Message, Thread
+
+if TYPE_CHECKING:
+    from llms_desktop.attachments.model import Attachment
 
 FORMAT_NAME = "llms-desktop"
 # 2: messages form a tree (parent_id, selected_at); version 1 files were one linear path.
-FORMAT_VERSION = 2
+# 3: messages carry their attachments, bytes in base64.
+FORMAT_VERSION = 3
+
+# How markdown shows an attachment: a link (a path or URL), or None to name it only.
+Linker = Callable[[AttachmentInfo], str | None]
 
 
 def iter_threads(store: Store, thread_ids: Iterable[str] | None = None) -> Iterator[Thread]:
@@ -28,8 +36,13 @@ def iter_threads(store: Store, thread_ids: Iterable[str] | None = None) -> Itera
     yield from store.list_threads(limit=-1)
 
 
-def thread_dict(thread: Thread, messages: Iterable[Message]) -> dict[str, Any]:
-    """A thread and its messages as plain JSON values, every field kept."""
+def thread_dict(
+    thread: Thread,
+    messages: Iterable[Message],
+    attachments: Callable[[Message], Sequence[Attachment]] | None = None,
+) -> dict[str, Any]:
+    """A thread and its messages as plain JSON values, every field kept (with `attachments`,
+    each message's attachments with their bytes)."""
     return {
         "id": thread.id,
         "title": thread.title,
@@ -41,11 +54,17 @@ def thread_dict(thread: Thread, messages: Iterable[Message]) -> dict[str, Any]:
         "params": dict(thread.params),
         "pinned": thread.pinned,
         "archived": thread.archived,
-        "messages": [message_dict(message) for message in messages],
+        "messages": [
+            message_dict(
+                message,
+                attachments(message) if attachments is not None and message.attachments else (),
+            )
+            for message in messages
+        ],
     }
 
 
-def message_dict(message: Message) -> dict[str, Any]:
+def message_dict(message: Message, attachments: Sequence[Attachment] = ()) -> dict[str, Any]:
     """A message as plain JSON values (its thread is the enclosing one)."""
     return {
         "id": message.id,
@@ -68,6 +87,22 @@ def message_dict(message: Message) -> dict[str, Any]:
         "selected_at": message.selected_at,
         "tool_call_id": message.tool_call_id,
         "name": message.name,
+        "attachments": [attachment_dict(attachment) for attachment in attachments],
+    }
+
+
+def attachment_dict(attachment: Attachment) -> dict[str, Any]:
+    """An attachment with its bytes in base64 (`data` null when its file was gone)."""
+    return {
+        "kind": attachment.kind,
+        "name": attachment.name,
+        "mime": attachment.mime,
+        "size": attachment.size if not attachment.missing else None,
+        "width": attachment.width,
+        "height": attachment.height,
+        "sha256": attachment.sha256,
+        "text": attachment.text,
+        "data": None if attachment.missing else base64.b64encode(attachment.data).decode("ascii"),
     }
 
 
@@ -79,16 +114,23 @@ def export_json(store: Store, thread_ids: Iterable[str] | None = None) -> dict[s
         "version": FORMAT_VERSION,
         "exported_at": _iso(dt.datetime.now(dt.UTC).timestamp()),
         "threads": [
-            thread_dict(thread, store.all_messages(thread.id))
+            thread_dict(
+                thread,
+                store.all_messages(thread.id),
+                lambda message: store.load_attachments(message.id),
+            )
             for thread in iter_threads(store, thread_ids)
         ],
     }
 
 
-def export_markdown(store: Store, thread_ids: Iterable[str] | None = None) -> str:
-    """Every chosen thread as markdown (its active path), separated by horizontal rules."""
+def export_markdown(
+    store: Store, thread_ids: Iterable[str] | None = None, link: Linker | None = None
+) -> str:
+    """Every chosen thread as markdown (its active path), separated by horizontal rules;
+    attachments linked through `link`, else named."""
     parts = [
-        thread_markdown(thread, store.messages(thread.id))
+        thread_markdown(thread, store.messages(thread.id), link=link)
         for thread in iter_threads(store, thread_ids)
     ]
     return "\n\n---\n\n".join(parts) + ("\n" if parts else "")
@@ -100,13 +142,15 @@ def thread_markdown(
     tree: MessageTree | None = None,
     *,
     ids: bool = False,
+    link: Linker | None = None,
 ) -> str:
     """One thread as a markdown document: a title, its settings, then each message.
 
     With `tree`, every message of every branch is shown depth first, each heading saying its
     id, which message it answers, its version among its siblings and whether it is on the
     active path; `messages` is then ignored. `ids` adds each message's short id to its heading
-    (for `chat --edit`).
+    (for `chat --edit`). Attachments are linked through `link` (images as images), or named
+    with their type and size when it gives no link.
     """
     lines = [f"# {thread.title or 'Untitled'}", ""]
     lines.append(f"- Thread: `{thread.id}`")
@@ -136,12 +180,26 @@ def thread_markdown(
                 "",
             ]
         lines.append(message.content)
+        if message.attachments:
+            lines += ["", *(_attachment_line(a, link) for a in message.attachments)]
         for call in message.tool_calls:
             function = call.get("function") or {}
             lines += ["", f"Tool call `{function.get('name')}`: `{function.get('arguments', '')}`"]
         if message.error:
             lines += ["", _quote(f"Error: {message.error}")]
     return "\n".join(lines).rstrip("\n")
+
+
+def _attachment_line(info: AttachmentInfo, link: Linker | None) -> str:
+    from llms_desktop.attachments.model import human_size
+
+    target = link(info) if link is not None else None
+    name = info.name.replace("[", "(").replace("]", ")")
+    if target is not None:
+        target = target.replace(" ", "%20").replace(")", "%29").replace("(", "%28")
+        return f"- {'!' if info.kind == 'image' else ''}[{name}]({target})"
+    size = f", {info.width}×{info.height}" if info.width and info.height else ""
+    return f"- Attached: `{name}` ({info.mime}{size}, {human_size(info.size)})"
 
 
 def _heading(message: Message) -> str:

@@ -2,19 +2,30 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
 import datetime as dt
+import hashlib
 import json
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any, cast
 
+from llms_desktop.attachments.model import Attachment
 from llms_desktop.errors import ConfigError
 from llms_desktop.store.export import FORMAT_NAME, FORMAT_VERSION
 from llms_desktop.store.store import Store, new_id
 from llms_desktop.types import MESSAGE_STATUSES, ROLES, Message, MessageStatus, Role, Thread
 
-Parsed = list[tuple[Thread, list[Message]]]
+
+class Parsed(list[tuple[Thread, list[Message]]]):
+    """Threads and their messages, ready to insert; `attachments` holds the bytes of each
+    message's attachments, by (thread id, message id) as in the file."""
+
+    def __init__(self, items: Sequence[tuple[Thread, list[Message]]] = ()) -> None:
+        super().__init__(items)
+        self.attachments: dict[tuple[str, str], list[Attachment]] = {}
 
 
 class ImportFormatError(ConfigError):
@@ -72,10 +83,16 @@ def parse(document: Any, source: str = "the file") -> Parsed:
     threads = document.get("threads")
     if not isinstance(threads, list):
         raise ImportFormatError(f"{source}: threads: expected a list, got {_kind(threads)}.")
-    parsed: Parsed = []
+    parsed = Parsed()
     seen: set[str] = set()
     for index, item in enumerate(threads):
-        thread, messages = reader(_Fields(item, f"{source}: threads[{index}]"))
+        fields = _Fields(item, f"{source}: threads[{index}]")
+        thread, messages = reader(fields)
+        if document.get("format") == FORMAT_NAME and document.get("version", 0) >= 3:
+            for message_index, message_fields in enumerate(fields.objects("messages")):
+                attached = _attachments(message_fields)
+                if attached:
+                    parsed.attachments[(thread.id, messages[message_index].id)] = attached
         if thread.id in seen:
             raise ImportFormatError(
                 f"{source}: threads[{index}].id: {thread.id!r} appears twice in the file."
@@ -85,19 +102,24 @@ def parse(document: Any, source: str = "the file") -> Parsed:
     return parsed
 
 
-def import_threads(store: Store, parsed: Parsed) -> ImportResult:
-    """Insert the threads whose ids are new, in one transaction: all of them or none."""
+def import_threads(store: Store, parsed: Sequence[tuple[Thread, list[Message]]]) -> ImportResult:
+    """Insert the threads whose ids are new, with their attachments (files written to the data
+    folder), in one transaction: all of them or none."""
     imported = 0
     message_count = 0
     skipped: list[str] = []
+    attachments: Mapping[tuple[str, str], list[Attachment]] = getattr(parsed, "attachments", {})
     with store.transaction("import threads"):
         for thread, messages in parsed:
             if store.thread_exists(thread.id):
                 skipped.append(thread.id)
                 continue
             store.insert_thread(thread)
-            for message in _fresh_ids_where_taken(store, messages):
+            for original, message in zip(
+                messages, _fresh_ids_where_taken(store, messages), strict=True
+            ):
                 store.insert_message(message)
+                store.add_attachments(message.id, attachments.get((thread.id, original.id), ()))
             imported += 1
             message_count += len(messages)
     return ImportResult(imported=imported, messages=message_count, skipped=tuple(skipped))
@@ -105,7 +127,7 @@ def import_threads(store: Store, parsed: Parsed) -> ImportResult:
 
 def _fresh_ids_where_taken(store: Store, messages: list[Message]) -> list[Message]:
     # A new thread whose message ids are taken (a copy of a thread under another id) gets
-    # fresh message ids; parent links follow.
+    # fresh message ids; parent links follow. The order is kept.
     renamed = {m.id: new_id() for m in messages if store.get_message(m.id) is not None}
     if not renamed:
         return messages
@@ -246,6 +268,48 @@ def _our_thread(fields: _Fields) -> tuple[Thread, list[Message]]:
         )
     _check_unique(fields, messages)
     return thread, messages
+
+
+def _attachments(item: _Fields) -> list[Attachment]:
+    """A message's attachments, their bytes decoded and checked against their hash."""
+    out: list[Attachment] = []
+    for entry in item.objects("attachments"):
+        kind = entry.choice("kind", ("image", "file"))
+        raw = entry.value.get("data")
+        sha256 = entry.optional_text("sha256")
+        if raw is None:
+            # Its file was gone when exported: the row comes back, pointing at nothing.
+            if not sha256 or len(sha256) != 64:
+                raise entry.fail("sha256", "the SHA-256 of an attachment exported without data")
+            data, missing = b"", True
+        else:
+            if not isinstance(raw, str):
+                raise entry.fail("data", "base64 text or null")
+            try:
+                data = base64.b64decode(raw, validate=True)
+            except (binascii.Error, ValueError) as exc:
+                raise entry.fail("data", "base64 text") from exc
+            missing = False
+            actual = hashlib.sha256(data).hexdigest()
+            if sha256 is not None and sha256 != actual:
+                raise ImportFormatError(
+                    f"{entry.path}.data: the bytes do not match their sha256 (damaged file?)."
+                )
+            sha256 = actual
+        out.append(
+            Attachment(
+                kind="image" if kind == "image" else "file",
+                name=entry.text("name"),
+                mime=entry.text("mime"),
+                data=data,
+                text=entry.optional_text("text"),
+                width=entry.optional_int("width"),
+                height=entry.optional_int("height"),
+                missing=missing,
+                sha256=sha256,
+            )
+        )
+    return out
 
 
 def _check_unique(fields: _Fields, messages: list[Message]) -> None:

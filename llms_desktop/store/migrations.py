@@ -133,6 +133,31 @@ def m004_tool_results(db: sqlite3.Connection) -> None:
     )
 
 
+@migration
+def m005_message_attachments(db: sqlite3.Connection) -> None:
+    # Images and files attached to a message, in the order attached. The bytes live in the
+    # data folder's attachments/ under their SHA-256 (shared by every message that has them);
+    # `text` is what a file sends (its text, a PDF's extracted text), NULL for images.
+    _run(
+        db,
+        """CREATE TABLE message_attachments (
+            message_id TEXT NOT NULL REFERENCES messages (id) ON DELETE CASCADE,
+            ordinal INTEGER NOT NULL,
+            kind TEXT NOT NULL CHECK (kind IN ('image', 'file')),
+            name TEXT NOT NULL,
+            mime TEXT NOT NULL,
+            sha256 TEXT NOT NULL,
+            size INTEGER NOT NULL,
+            width INTEGER,
+            height INTEGER,
+            text TEXT,
+            PRIMARY KEY (message_id, ordinal)
+        )""",
+        # Deleting asks whether anything still references a file.
+        "CREATE INDEX message_attachments_by_hash ON message_attachments (sha256)",
+    )
+
+
 class NewerDatabase(Exception):
     """The database was written by a newer version (more migrations than we know)."""
 

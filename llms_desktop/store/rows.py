@@ -7,7 +7,7 @@ import sqlite3
 from collections.abc import Mapping, Sequence
 from typing import Any, cast
 
-from llms_desktop.types import Message, MessageStatus, Role, Thread
+from llms_desktop.types import AttachmentInfo, Message, MessageStatus, Role, Thread
 
 THREAD_COLUMNS = (
     "id, title, created_at, updated_at, model, provider, system_prompt, params, pinned, archived"
@@ -46,7 +46,9 @@ def thread_from_row(row: sqlite3.Row | tuple[Any, ...]) -> Thread:
     )
 
 
-def message_from_row(row: sqlite3.Row | tuple[Any, ...]) -> Message:
+def message_from_row(
+    row: sqlite3.Row | tuple[Any, ...], attachments: tuple[AttachmentInfo, ...] = ()
+) -> Message:
     calls = json.loads(row[8]) if row[8] else []
     return Message(
         id=row[0],
@@ -70,6 +72,7 @@ def message_from_row(row: sqlite3.Row | tuple[Any, ...]) -> Message:
         selected_at=row[18],
         tool_call_id=row[19],
         name=row[20],
+        attachments=attachments,
     )
 
 

@@ -7,11 +7,12 @@ import time
 import uuid
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from llms_desktop.branches import MessageTree
 from llms_desktop.errors import StoreError
-from llms_desktop.store.database import DEFAULT_BUSY_TIMEOUT, Database
+from llms_desktop.store.attached import AttachedFiles
+from llms_desktop.store.database import DEFAULT_BUSY_TIMEOUT
 from llms_desktop.store.failures import RecordNotFound, damage_marker
 from llms_desktop.store.opening import open_connection
 from llms_desktop.store.rows import (
@@ -27,6 +28,9 @@ from llms_desktop.store.rows import (
 )
 from llms_desktop.store.search import ELLIPSIS, SNIPPET_TOKENS, SearchHit, fts_query
 from llms_desktop.types import Message, MessageStatus, Role, Thread
+
+if TYPE_CHECKING:
+    from llms_desktop.attachments.model import Attachment
 
 
 def new_id() -> str:
@@ -44,8 +48,9 @@ class _ActiveLeaf:
 ACTIVE_LEAF: Any = _ActiveLeaf()
 
 
-class Store(Database):
-    """Threads and messages in SQLite. Every method raises StoreError (never sqlite3 errors).
+class Store(AttachedFiles):
+    """Threads and messages in SQLite, attachments' bytes in the data folder. Every method
+    raises StoreError (never sqlite3 errors).
 
     Calls are serialised by a lock, so the store may be shared between threads. Use
     `Store.open()`; `recovered_from` says where a damaged file was moved, and
@@ -202,8 +207,10 @@ class Store(Database):
         )
 
     def delete_thread(self, thread_id: str) -> None:
-        """Delete a thread and its messages; deleting a missing thread does nothing."""
+        """Delete a thread and its messages (and the attachment files no other message has);
+        deleting a missing thread does nothing."""
         with self.transaction("delete the thread") as db:
+            self.forget_after_commit(self._hashes_of(db, "m.thread_id = ?", thread_id))
             db.execute("DELETE FROM threads WHERE id = ?", (thread_id,))
 
     def list_threads(
@@ -240,7 +247,8 @@ class Store(Database):
                 f"SELECT {MESSAGE_COLUMNS} FROM messages WHERE thread_id = ? ORDER BY position",
                 (thread_id,),
             ).fetchall()
-        return [message_from_row(row) for row in rows]
+            attached = self.attachment_infos(db, "m.thread_id = ?", thread_id)
+        return [message_from_row(row, attached.get(row[0], ())) for row in rows]
 
     def tree(self, thread_id: str) -> MessageTree:
         """Every message of the thread as a tree (branches, versions, the active path)."""
@@ -265,7 +273,8 @@ class Store(Database):
             row = db.execute(
                 f"SELECT {MESSAGE_COLUMNS} FROM messages WHERE id = ?", (message_id,)
             ).fetchone()
-        return message_from_row(row) if row else None
+            attached = self.attachment_infos(db, "m.id = ?", message_id) if row else {}
+        return message_from_row(row, attached.get(message_id, ())) if row else None
 
     def add_message(
         self,
@@ -282,9 +291,11 @@ class Store(Database):
         parent_id: str | None = ACTIVE_LEAF,
         tool_call_id: str | None = None,
         name: str | None = None,
+        attachments: Sequence[Attachment] = (),
     ) -> Message:
         """Add a message under `parent_id` (default: after the active path's last message; None:
-        a new root) and mark the thread updated. The new message becomes the chosen version."""
+        a new root), with its attachments, and mark the thread updated. The new message becomes
+        the chosen version."""
         now = time.time()
         with self.transaction("save the message") as db:
             if parent_id is ACTIVE_LEAF:
@@ -310,8 +321,10 @@ class Store(Database):
                 selected_at=now,
                 tool_call_id=tool_call_id,
                 name=name,
+                attachments=tuple(attachment.info() for attachment in attachments),
             )
             self.insert_message(message)
+            self.add_attachments(message.id, attachments)
             db.execute("UPDATE threads SET updated_at = ? WHERE id = ?", (now, thread_id))
         return message
 
@@ -439,7 +452,8 @@ class Store(Database):
 
         A message that is one of several versions goes with the conversation that follows it
         (that branch). A message without other versions goes alone, its replies moving up to
-        its parent so the rest of the conversation stays.
+        its parent so the rest of the conversation stays. Attachment files no other message
+        has go too.
         """
         with self.transaction("delete the message") as db:
             row = db.execute(
@@ -462,8 +476,11 @@ class Store(Database):
                         (message_id,),
                     )
                 ]
+                for gone in branch:
+                    self.forget_after_commit(self._hashes_of(db, "m.id = ?", gone))
                 db.executemany("DELETE FROM messages WHERE id = ?", [(i,) for i in branch])
                 return len(branch)
+            self.forget_after_commit(self._hashes_of(db, "m.id = ?", message_id))
             db.execute(
                 "UPDATE messages SET parent_id = ? WHERE parent_id = ?", (parent_id, message_id)
             )

@@ -17,16 +17,19 @@ from llms_desktop.session import ChatSession
 from llms_desktop.store import Store
 from llms_desktop.types import Delta, Message, ReasoningDelta, TextDelta, Thread, ToolCallDelta
 from llms_desktop.ui.after_answer import AfterAnswer
+from llms_desktop.ui.attachment_intake import AttachmentIntake
 from llms_desktop.ui.background_writes import BackgroundWrites
 from llms_desktop.ui.chat_services import ChatServices, Planner, ResolvedModel, WindowParts
 from llms_desktop.ui.chat_settings import ChatSettings
 from llms_desktop.ui.chat_tools import approve, enabled_tools
 from llms_desktop.ui.message_actions import MessageActions
 from llms_desktop.ui.model_choice import ModelChoice
+from llms_desktop.ui.off_thread import off_loop
 from llms_desktop.ui.reply_streamer import ReplyStreamer
 from llms_desktop.ui.retry_wait import RetryWait
 
 if TYPE_CHECKING:
+    from llms_desktop.attachments.model import Attachment
     from llms_desktop.tools.loop import PendingCall
 
 
@@ -48,8 +51,11 @@ class ChatController(QObject):
         self.thread_id: str | None = None
         self._streamer: ReplyStreamer | None = None
         self._retry: Callable[[], None] | None = None
-        # A prompt sent but not saved yet: it goes back into the box if the answer cannot start.
+        # A prompt sent but not saved yet: it goes back into the box if the answer cannot start
+        # (its attachments too).
         self._unsaved_prompt: str | None = None
+        self._unsaved_attachments: list[Attachment] = []
+        self.attachments = AttachmentIntake(self)
         self.writes = BackgroundWrites(services.writer, self)
         self.writes.failed.connect(self._on_write_failed)
         self.retry_wait = RetryWait(parts.status, self)
@@ -187,8 +193,16 @@ class ChatController(QObject):
 
     # Sending --------------------------------------------------------------------------------
     def send(self, text: str) -> None:
-        """Send a prompt in the open thread (or a new one), or an edited message's new text."""
+        """Send a prompt (and the composer's attachments) in the open thread (or a new one), or
+        an edited message's new text; images for a model not known to take them ask first."""
         if self._streamer is not None:
+            return
+        restore = functools.partial(self.parts.composer.restore_prompt, text)
+        self.attachments.check_images(self.models.chosen(), lambda: self._send(text), restore)
+
+    def _send(self, text: str) -> None:
+        if self._streamer is not None:
+            self.parts.composer.restore_prompt(text)
             return
         if self.actions.take_edit(text):
             return  # it was an edited message, sent as a new version
@@ -208,6 +222,7 @@ class ChatController(QObject):
         self.parts.banner.hide()
         thread_id = self.thread_id
         system_prompt, params = self.settings_panel.current()
+        attachments = self.parts.composer.take_attachments()
 
         def plan(store: Store, resolved: ResolvedModel, stream: bool) -> turns.Turn:
             return turns.plan_send(
@@ -220,9 +235,11 @@ class ChatController(QObject):
                 params=params,
                 base_params=resolved.params,
                 stream=stream,
+                attachments=attachments,
             )
 
         self.start(plan, unsaved_prompt=text, retry=lambda: self.retry_failed(text))
+        self._unsaved_attachments = attachments
 
     def stop(self) -> None:
         """Stop the answer this window follows (or a retry waiting for its time)."""
@@ -291,7 +308,8 @@ class ChatController(QObject):
 
         async def run(streamer: ReplyStreamer) -> Message:
             resolved = await services.resolve(model)
-            turn = plan(services.store, resolved, stream)
+            # Off the loop: a plan reads the thread's stored attachments to send them again.
+            turn = await off_loop(plan, services.store, resolved, stream)
             session = ChatSession(resolved.provider, services.writer)
             tools = await enabled_tools(services, self.parts.notify)
             if tools is None:
@@ -398,7 +416,7 @@ class ChatController(QObject):
 
     def _on_started(self, thread: Thread, user: Message | None, assistant: Message) -> None:
         view = self.parts.chat_view
-        self._unsaved_prompt = None
+        self._unsaved_prompt, self._unsaved_attachments = None, []
         if self.thread_id in (None, thread.id):
             # An edit's new version (and later the answer's) shows where it stands.
             view.set_versions(self.versions(thread.id))
@@ -462,8 +480,10 @@ class ChatController(QObject):
         # The answer ended before the prompt was saved (no provider, a bad setting): the text
         # would be lost, so it goes back into the box.
         text, self._unsaved_prompt = self._unsaved_prompt, None
+        attachments, self._unsaved_attachments = self._unsaved_attachments, []
         if text:
             self.parts.composer.restore_prompt(text)
+        self.parts.composer.restore_attachments(attachments)
 
     def _end(self, message: Message | None) -> None:
         self._detach()

@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import threading
+from collections import OrderedDict
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from PySide6.QtCore import QPoint, QTimer, QUrl, Signal
+from PySide6.QtCore import QPoint, QSize, Qt, QTimer, QUrl, Signal
 from PySide6.QtGui import (
     QContextMenuEvent,
     QDesktopServices,
     QFont,
     QGuiApplication,
+    QImage,
     QResizeEvent,
 )
 from PySide6.QtWidgets import QTextBrowser, QWidget
@@ -19,6 +21,7 @@ from PySide6.QtWidgets import QTextBrowser, QWidget
 from llms_desktop.branches import Versions
 from llms_desktop.markdown_render import MarkdownRenderer
 from llms_desktop.types import Delta, Message, ReasoningDelta, TextDelta, ToolCallDelta
+from llms_desktop.ui import attachment_html
 from llms_desktop.ui.chat_document import ChatDocument
 from llms_desktop.ui.icons import DOCUMENT_SCHEME, document_image
 from llms_desktop.ui.message_html import (
@@ -31,7 +34,13 @@ from llms_desktop.ui.message_html import (
 from llms_desktop.ui.theme import chat_colors
 from llms_desktop.ui.tool_html import TOOL_LINK
 
+if TYPE_CHECKING:
+    from llms_desktop.store.blobs import Blobs
+
 FRAME_MS = 16  # deltas are coalesced and rendered at most once per frame
+THUMBNAILS_KEPT = 64  # decoded thumbnails kept for re-layouts and theme switches
+# Stored files the system's viewer may open from a click (never an unknown kind).
+OPENABLE = (".png", ".jpg", ".webp", ".gif", ".pdf", ".txt")
 
 
 class ChatView(QTextBrowser):
@@ -61,6 +70,9 @@ class ChatView(QTextBrowser):
         self._frame = QTimer(self)
         self._frame.setSingleShot(True)
         self._frame.setInterval(FRAME_MS)
+        # Where attachments' bytes are (the store's data folder), for thumbnails and links.
+        self.attachment_files: Blobs | None = None
+        self._thumbnails: OrderedDict[str, QImage] = OrderedDict()
         self._connect_signals()
 
     def warm_up_later(self) -> None:
@@ -198,6 +210,8 @@ class ChatView(QTextBrowser):
             message_id = target.removeprefix(REASONING_LINK).removeprefix(TOOL_LINK)
             self.chat.toggle_reasoning(message_id)
             self.verticalScrollBar().setValue(position)
+        elif target.startswith(attachment_html.OPEN_LINK):
+            self._open_attachment(QUrl(target.removeprefix(attachment_html.OPEN_LINK)))
         elif url.scheme() in ("http", "https"):
             # Only web links leave the app, and only to the system browser.
             QDesktopServices.openUrl(url)
@@ -251,8 +265,44 @@ class ChatView(QTextBrowser):
         return items
 
     def loadResource(self, type: int, name: QUrl | str) -> Any:
-        """Never fetch anything: remote images in answers are not loaded; only our own icons."""
+        """Never fetch anything: remote images in answers are not loaded; only our own icons
+        and the thumbnails of attachments stored in the data folder."""
         url = QUrl(name) if isinstance(name, str) else name
         if url.scheme() == DOCUMENT_SCHEME:
             return document_image(url.path(), self.fontMetrics().height() - 4)
+        if url.scheme() == attachment_html.ATTACHMENT_SCHEME:
+            return self._thumbnail(url)
         return None
+
+    def _thumbnail(self, url: QUrl) -> QImage | None:
+        key = url.toString()
+        cached = self._thumbnails.get(key)
+        if cached is not None:
+            self._thumbnails.move_to_end(key)
+            return cached
+        sha256, mime = attachment_html.parse(url)
+        try:
+            data = self.attachment_files.read(sha256, mime) if self.attachment_files else None
+        except (OSError, ValueError):
+            data = None
+        image = QImage.fromData(data) if data else QImage()
+        if image.isNull():
+            return None  # gone from the data folder, or not an image Qt reads: its alt text
+        box = QSize(attachment_html.THUMB_WIDTH, attachment_html.THUMB_HEIGHT)
+        if image.width() > box.width() or image.height() > box.height():
+            image = image.scaled(
+                box, Qt.AspectRatioMode.KeepAspectRatio, Qt.TransformationMode.SmoothTransformation
+            )
+        self._thumbnails[key] = image
+        while len(self._thumbnails) > THUMBNAILS_KEPT:
+            self._thumbnails.popitem(last=False)
+        return image
+
+    def _open_attachment(self, url: QUrl) -> None:
+        sha256, mime = attachment_html.parse(url)
+        try:
+            path = self.attachment_files.find(sha256, mime) if self.attachment_files else None
+        except ValueError:
+            path = None
+        if path is not None and path.suffix in OPENABLE:
+            QDesktopServices.openUrl(QUrl.fromLocalFile(str(path)))

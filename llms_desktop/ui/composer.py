@@ -1,9 +1,19 @@
-"""The composer: a growing prompt box, the model picker and the Send/Stop button."""
+"""The composer: attachments, a growing prompt box, the model picker and the Send/Stop button."""
 
 from __future__ import annotations
 
-from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QFont, QIcon, QKeyEvent, QTextCursor
+from collections.abc import Sequence
+
+from PySide6.QtCore import QMimeData, Qt, Signal
+from PySide6.QtGui import (
+    QDragEnterEvent,
+    QDropEvent,
+    QFont,
+    QIcon,
+    QImage,
+    QKeyEvent,
+    QTextCursor,
+)
 from PySide6.QtWidgets import (
     QComboBox,
     QHBoxLayout,
@@ -11,25 +21,49 @@ from PySide6.QtWidgets import (
     QPlainTextEdit,
     QPushButton,
     QSizePolicy,
+    QToolButton,
     QVBoxLayout,
     QWidget,
 )
 
-from llms_desktop.ui.icons import stop_icon
+from llms_desktop.attachments.model import Attachment
+from llms_desktop.ui.attachment_strip import AttachmentStrip
+from llms_desktop.ui.icons import attach_icon, stop_icon
 
 MAX_LINES = 10
 
 
+def local_files(mime: QMimeData) -> list[str]:
+    """The local files a paste or drop carries (file managers put them as file:// URLs)."""
+    if not mime.hasUrls():
+        return []
+    return [url.toLocalFile() for url in mime.urls() if url.isLocalFile() and url.toLocalFile()]
+
+
+def pasted_image(mime: QMimeData) -> QImage | None:
+    """The image a paste or drop carries (a screenshot, "Copy Image"), unless it also carries
+    text to paste: an office suite copies a picture of its cells along with their text."""
+    if not mime.hasImage() or (mime.hasText() and mime.text().strip()):
+        return None
+    image = mime.imageData()
+    return image if isinstance(image, QImage) and not image.isNull() else None
+
+
 class PromptEdit(QPlainTextEdit):
     """Multi-line prompt. Enter sends and Shift+Enter adds a line (or the reverse, by setting).
+    Pasting or dropping files or an image offers them as attachments instead of text.
 
     Signals:
         submitted(): the user asked to send.
         escape_pressed(): Esc, which stops a streaming answer.
+        files_offered(list): local file paths pasted or dropped.
+        image_offered(QImage): an image pasted or dropped.
     """
 
     submitted = Signal()
     escape_pressed = Signal()
+    files_offered = Signal(list)
+    image_offered = Signal(QImage)
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -57,6 +91,21 @@ class PromptEdit(QPlainTextEdit):
             return
         super().keyPressEvent(event)
 
+    def canInsertFromMimeData(self, source: QMimeData) -> bool:
+        if local_files(source) or pasted_image(source) is not None:
+            return True
+        return super().canInsertFromMimeData(source)
+
+    def insertFromMimeData(self, source: QMimeData) -> None:
+        files = local_files(source)
+        image = pasted_image(source) if not files else None
+        if files:
+            self.files_offered.emit(files)
+        elif image is not None:
+            self.image_offered.emit(image)
+        else:
+            super().insertFromMimeData(source)
+
     def fit_height(self) -> None:
         """Grow with the text (and the font) up to MAX_LINES, then scroll."""
         metrics = self.fontMetrics()
@@ -67,22 +116,39 @@ class PromptEdit(QPlainTextEdit):
 
 
 class Composer(QWidget):
-    """Prompt, model picker and Send/Stop.
+    """Attachments, prompt, model picker and Send/Stop.
 
     Signals:
-        send_requested(str): the prompt to send (already stripped of nothing: sent as typed).
+        send_requested(str): the prompt to send (already stripped of nothing: sent as typed);
+            the attachments stay in `attachments` until the sender takes them.
         stop_requested(): Stop clicked, or Esc pressed (stops an answer or a pending retry).
         model_chosen(str): the user picked or typed a model id.
         edit_cancelled(): Esc or Cancel while editing a sent message (the box is cleared).
+        attach_requested(): the Attach button (pick files).
+        files_offered(list): local files pasted or dropped on the prompt or the composer.
+        image_offered(QImage): an image pasted or dropped.
     """
 
     send_requested = Signal(str)
     stop_requested = Signal()
     model_chosen = Signal(str)
     edit_cancelled = Signal()
+    attach_requested = Signal()
+    files_offered = Signal(list)
+    image_offered = Signal(QImage)
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
+        self.setAcceptDrops(True)  # around the prompt too (the picker, the buttons)
+        self.strip = AttachmentStrip(self)
+        self.attach_button = QToolButton(self)
+        self.attach_button.setObjectName("attachButton")
+        self.attach_button.setIcon(attach_icon(self.palette().text().color()))
+        self.attach_button.setAutoRaise(True)
+        self.attach_button.setToolTip(
+            "Attach images or files (Ctrl+Shift+A), or paste or drop them on the prompt"
+        )
+        self.attach_button.setAccessibleName("Attach files")
         self.prompt = PromptEdit(self)
         self.model_picker = QComboBox(self)
         self.model_picker.setObjectName("modelPicker")
@@ -121,6 +187,7 @@ class Composer(QWidget):
 
         controls = QHBoxLayout()
         controls.setContentsMargins(0, 0, 0, 0)
+        controls.addWidget(self.attach_button)
         controls.addWidget(self.model_picker, 1)
         controls.addStretch(2)
         controls.addWidget(self.send_button)
@@ -128,6 +195,7 @@ class Composer(QWidget):
         layout.setContentsMargins(8, 4, 8, 8)
         layout.setSpacing(4)
         layout.addWidget(self.edit_bar)
+        layout.addWidget(self.strip)
         layout.addWidget(self.prompt)
         layout.addLayout(controls)
         self._connect_signals()
@@ -140,6 +208,9 @@ class Composer(QWidget):
         self.model_picker.activated.connect(self._on_model_activated)
         self._model_edit.editingFinished.connect(self._on_model_activated)
         self.edit_cancel.clicked.connect(self._on_edit_cancelled)
+        self.attach_button.clicked.connect(self.attach_requested)
+        self.prompt.files_offered.connect(self.files_offered)
+        self.prompt.image_offered.connect(self.image_offered)
 
     @property
     def streaming(self) -> bool:
@@ -200,6 +271,49 @@ class Composer(QWidget):
         if not self.prompt.toPlainText():
             self.prompt.setPlainText(text)
 
+    # Attachments -------------------------------------------------------------------------------
+    @property
+    def attachments(self) -> list[Attachment]:
+        """What the next message carries."""
+        return self.strip.attachments
+
+    def add_attachment(self, attachment: Attachment) -> None:
+        self.strip.add(attachment)
+
+    def take_attachments(self) -> list[Attachment]:
+        """The attachments, leaving none (the message is being sent)."""
+        return self.strip.take()
+
+    def restore_attachments(self, attachments: Sequence[Attachment]) -> None:
+        """Put attachments back after a send that could not start (unless new ones are there)."""
+        if not self.strip.attachments:
+            for attachment in attachments:
+                self.strip.add(attachment)
+
+    def show_attachment_problem(self, text: str) -> None:
+        """Why a file offered was not attached, under the chips ("" clears it)."""
+        self.strip.show_problem(text)
+
+    def dragEnterEvent(self, event: QDragEnterEvent) -> None:
+        mime = event.mimeData()
+        if local_files(mime) or pasted_image(mime) is not None:
+            event.acceptProposedAction()
+        else:
+            super().dragEnterEvent(event)
+
+    def dropEvent(self, event: QDropEvent) -> None:
+        mime = event.mimeData()
+        files = local_files(mime)
+        image = pasted_image(mime) if not files else None
+        if files:
+            self.files_offered.emit(files)
+        elif image is not None:
+            self.image_offered.emit(image)
+        else:
+            super().dropEvent(event)
+            return
+        event.acceptProposedAction()
+
     def focus_prompt(self) -> None:
         self.prompt.setFocus(Qt.FocusReason.OtherFocusReason)
 
@@ -230,7 +344,7 @@ class Composer(QWidget):
     def _on_submitted(self) -> None:
         if self._streaming:
             return  # Enter while streaming does nothing; Esc or Stop stops
-        if self.prompt.toPlainText().strip():
+        if self.prompt.toPlainText().strip() or self.strip.attachments:
             self.send_requested.emit(self.take_prompt())
 
     def _on_escape(self) -> None:
@@ -241,6 +355,7 @@ class Composer(QWidget):
 
     def _on_edit_cancelled(self) -> None:
         self.prompt.clear()
+        self.strip.take()  # the edited message's own: it keeps them
         self.end_edit()
         self.edit_cancelled.emit()
 

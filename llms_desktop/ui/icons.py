@@ -46,6 +46,33 @@ def _pin_pixmap(size: int, color: QColor) -> QPixmap:
     return pixmap
 
 
+def attach_icon(color: QColor) -> QIcon:
+    """A paper clip in `color`, drawn (no font has to carry a clip emoji)."""
+    icon = QIcon()
+    for size in (16, 24, 32, 48):
+        pixmap = QPixmap(size, size)
+        pixmap.fill(Qt.GlobalColor.transparent)
+        painter = QPainter(pixmap)
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+        painter.scale(size / 16, size / 16)
+        pen = QPen(color, 1.3)
+        pen.setCapStyle(Qt.PenCapStyle.RoundCap)
+        painter.setPen(pen)
+        painter.translate(8, 8)
+        painter.rotate(40)
+        clip = QPainterPath()
+        clip.moveTo(1.6, -2.0)
+        clip.lineTo(1.6, 4.0)
+        clip.arcTo(QRectF(-1.6, 2.4, 3.2, 3.2), 0, -180)
+        clip.lineTo(-1.6, -5.0)
+        clip.arcTo(QRectF(-1.6, -6.6, 3.2 + 1.6, 3.2 + 1.6), 180, -180)
+        clip.lineTo(3.2, 4.2)
+        painter.drawPath(clip)
+        painter.end()
+        icon.addPixmap(pixmap)
+    return icon
+
+
 def stop_icon() -> QIcon:
     """The style's Stop symbol (a square), as on media players."""
     return QApplication.style().standardIcon(QStyle.StandardPixmap.SP_MediaStop)

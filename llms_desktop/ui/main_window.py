@@ -87,6 +87,7 @@ class MainWindow(QMainWindow):
         self.sidebar = ThreadSidebar(services.store, self)
         self.chat_view = ChatView(self, dark=resolve_dark(settings.theme))
         self.chat_view.set_font_size(settings.font_size)
+        self.chat_view.attachment_files = services.store.blobs
         self.welcome = WelcomePage(self)
         self.chat_stack = QStackedWidget(self)
         self.chat_stack.addWidget(self.chat_view)
@@ -179,6 +180,8 @@ class MainWindow(QMainWindow):
             "Find Pre&vious", QKeySequence.StandardKey.FindPrevious
         )
         self.focus_prompt_action = self._action("Focus &Prompt", QKeySequence("Ctrl+L"))
+        self.attach_action = self._action("&Attach Files…", QKeySequence("Ctrl+Shift+A"))
+        self.attach_action.setToolTip("Images for vision models; text, code and PDF as text")
         self.rename_action = self._action("&Rename Chat…", QKeySequence("F2"))
         # Not Ctrl+Backspace: the prompt box takes that (delete the previous word). Delete
         # also works in the thread list (ThreadSidebar).
@@ -189,7 +192,12 @@ class MainWindow(QMainWindow):
         self.settings_panel_action.setToolTip(
             "This chat's system prompt, temperature, top P and max tokens"
         )
-        for action in (self.stop_action, self.focus_search_action, self.focus_prompt_action):
+        for action in (
+            self.stop_action,
+            self.focus_search_action,
+            self.focus_prompt_action,
+            self.attach_action,
+        ):
             chat_menu.addAction(action)
         chat_menu.addAction(self.settings_panel_action)
         chat_menu.addSeparator()
@@ -232,6 +240,10 @@ class MainWindow(QMainWindow):
         self.composer.stop_requested.connect(c.stop)
         self.composer.model_chosen.connect(c.models.choose)
         self.composer.edit_cancelled.connect(c.actions.cancel_editing)
+        self.composer.attach_requested.connect(c.attachments.pick_files)
+        self.composer.files_offered.connect(c.attachments.add_paths)
+        self.composer.image_offered.connect(c.attachments.add_image)
+        self.attach_action.triggered.connect(c.attachments.pick_files)
         self.thread_settings.edited.connect(c.settings_panel.edit)
         self.thread_settings.reset_requested.connect(c.settings_panel.reset)
         self.settings_panel_action.toggled.connect(self.thread_settings.setVisible)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QObject
@@ -12,6 +13,7 @@ from llms_desktop.types import Message
 from llms_desktop.ui.chat_services import ResolvedModel
 
 if TYPE_CHECKING:
+    from llms_desktop.attachments.model import Attachment
     from llms_desktop.ui.chat_controller import ChatController
 
 
@@ -33,7 +35,8 @@ class MessageActions(QObject):
         self.chat.parts.composer.end_edit()
         if editing is None or self.chat.thread_id is None:
             return False
-        self.edit_and_resend(editing, text)
+        # The strip holds the message's attachments (as the user left them): they go with it.
+        self.edit_and_resend(editing, text, self.chat.parts.composer.take_attachments())
         return True
 
     def start_editing(self, message_id: str | None = None) -> None:
@@ -47,6 +50,7 @@ class MessageActions(QObject):
             return
         self.editing_id = mine[-1].id
         self.chat.parts.composer.begin_edit(mine[-1].content)
+        self.chat.attachments.edit(mine[-1].id)
 
     def cancel_editing(self) -> None:
         self.editing_id = None
@@ -57,6 +61,7 @@ class MessageActions(QObject):
         # and the draft typed before it comes back.
         if self.editing_id is not None:
             self.chat.parts.composer.prompt.clear()
+            self.chat.parts.composer.take_attachments()
             self.cancel_editing()
 
     def step_version(self, offset: int, message_id: str | None = None) -> None:
@@ -108,10 +113,13 @@ class MessageActions(QObject):
         self.chat.parts.banner.hide()
         self.chat.start(plan, retry=lambda: self.chat.retry_failed(None))
 
-    def edit_and_resend(self, message_id: str, text: str) -> None:
-        """Send `text` as a new version of one of the user's messages (the original is kept)."""
+    def edit_and_resend(
+        self, message_id: str, text: str, attachments: Sequence[Attachment] | None = None
+    ) -> None:
+        """Send `text` as a new version of one of the user's messages (the original is kept),
+        with `attachments` (None: the original's)."""
         thread_id = self.chat.thread_id
-        if thread_id is None or self.chat.busy or not text.strip():
+        if thread_id is None or self.chat.busy or not (text.strip() or attachments):
             return
         _, params = self.chat.settings_panel.current()
 
@@ -126,6 +134,7 @@ class MessageActions(QObject):
                 params=params,
                 base_params=resolved.params,
                 stream=stream,
+                attachments=attachments,
             )
 
         self.chat.parts.banner.hide()

@@ -13,7 +13,7 @@ from llms_desktop.markdown_render import MarkdownRenderer
 from llms_desktop.markdown_stream import LONG_LINE, PIECE, MarkdownStream, reference_definitions
 from llms_desktop.turns import CONTINUABLE
 from llms_desktop.types import Message
-from llms_desktop.ui import tool_html
+from llms_desktop.ui import attachment_html, tool_html
 from llms_desktop.ui.theme import ChatColors
 
 __all__ = [
@@ -60,13 +60,15 @@ class MessageHtml:
         )
 
     def user_body(self, message: Message) -> str:
-        """A user's message in a tinted box (rendered once, never streamed)."""
+        """A user's message in a tinted box (rendered once, never streamed), its attachments
+        under the text."""
         rendered = self.renderer.render(message.content, code_link_prefix=self._prefix(message))
         self._keep_codes(message, rendered.code_blocks, 0)
+        attached = attachment_html.attachments(self.colors, message.attachments)
         return (
             f'<table width="100%" cellspacing="0" cellpadding="8" border="0" '
             f'style="background-color:{self.colors.user_background}"><tr><td>'
-            f"{rendered.html}</td></tr></table>"
+            f"{rendered.html}{attached}</td></tr></table>"
         )
 
     def answer(self, message: Message, references: str = "") -> AnswerRender:

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import concurrent.futures
 import contextlib
+import functools
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -13,6 +15,16 @@ T = TypeVar("T")
 
 # Keychain calls are few and short-lived; two workers keep one slow call from queueing others.
 _POOL = concurrent.futures.ThreadPoolExecutor(max_workers=2, thread_name_prefix="off-thread")
+# Heavier work awaited from the event loop (attachments read and downscaled, plans that load
+# stored attachments): plain threads of their own, not qasync's default executor, whose QThreads
+# outlive the loop that made them.
+_WORK = concurrent.futures.ThreadPoolExecutor(max_workers=2, thread_name_prefix="ui-work")
+
+
+async def off_loop[R](work: Callable[..., R], *args: Any) -> R:
+    """`work(*args)` on a worker thread, awaited without blocking the loop."""
+    loop = asyncio.get_running_loop()
+    return await loop.run_in_executor(_WORK, functools.partial(work, *args))
 
 
 class OffThread(QObject):

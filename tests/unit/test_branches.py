@@ -20,6 +20,7 @@ from llms_desktop.providers.base import Timeouts
 from llms_desktop.providers.openai_compat import OpenAICompatProvider
 from llms_desktop.session import ChatSession
 from llms_desktop.store import Store
+from llms_desktop.store.migrations import MIGRATIONS
 from llms_desktop.types import ChatMessage, Message
 from tests.support.cli import COMMAND, chat_args
 from tests.support.loopback import LoopbackServer, Pause, Reply, chunk, sse_reply, text_chunks
@@ -355,7 +356,7 @@ def test_a_wave_1_database_upgrades_in_place_and_loses_nothing(tmp_path: Path) -
         ).fetchall()
         (version,) = upgraded.execute("PRAGMA user_version").fetchone()
     assert after[: len(before)] == before
-    assert version == 4
+    assert version == len(MIGRATIONS)  # every migration since, applied
 
 
 def test_message_tree_survives_parent_loops_and_missing_parents() -> None:

@@ -54,7 +54,7 @@ def test_regenerate_and_edit_make_branches_that_survive_export_and_import(
     assert tree.count("· active") == 4
 
     document = json.loads(cli_ok("--data-dir", data, "threads", "export", thread.id))
-    assert document["version"] == 2
+    assert document["version"] == 3  # 3: messages carry attachments
     assert len(document["threads"][0]["messages"]) == 7
     other = tmp_path / "other"
     cli_ok("--data-dir", other, "threads", "import", "-", stdin=json.dumps(document))

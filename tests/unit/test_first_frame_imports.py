@@ -19,6 +19,9 @@ NOT_IN_FIRST_FRAME = {
     "air",
     "qasync",
     "mcp",
+    # Attachments: Pillow only when an image must be downscaled, pypdf when a PDF is read.
+    "PIL",
+    "pypdf",
 }
 
 PROBE = """
