@@ -11,7 +11,7 @@ from typing import Self
 
 from llms_desktop.errors import StoreError
 from llms_desktop.store.failures import store_error
-from llms_desktop.store.liveness import UsersLock
+from llms_desktop.store.liveness import ProcessMark, UsersLock
 
 DEFAULT_BUSY_TIMEOUT = 5.0
 
@@ -37,6 +37,8 @@ class Database:
         # Why the database is open for reading only (a read-only folder, a full disk), or None.
         self.read_only = read_only
         self.interrupted_on_open = 0
+        # This process's mark beside the database (None: opened read-only, or not by open()).
+        self.mark: ProcessMark | None = None
         self._lock = threading.RLock()
         self._depth = 0  # nesting of transaction() blocks
         # Work outside the database tied to the outermost transaction: undone on rollback

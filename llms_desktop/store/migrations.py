@@ -158,6 +158,13 @@ def m005_message_attachments(db: sqlite3.Connection) -> None:
     )
 
 
+@migration
+def m006_stream_owner(db: sqlite3.Connection) -> None:
+    # The process streaming an answer (its ProcessMark token): an answer whose process died
+    # is marked interrupted even while other processes keep the database open.
+    _run(db, "ALTER TABLE messages ADD COLUMN owner TEXT")
+
+
 class NewerDatabase(Exception):
     """The database was written by a newer version (more migrations than we know)."""
 

@@ -14,7 +14,7 @@ from llms_desktop.errors import StoreError
 from llms_desktop.paths import create_private_file, db_path, ensure_data_dir, make_private
 from llms_desktop.store import migrations
 from llms_desktop.store.failures import damage_marker, is_corruption, store_error
-from llms_desktop.store.liveness import UsersLock
+from llms_desktop.store.liveness import ProcessMark, UsersLock
 from llms_desktop.text_hygiene import clean_text
 
 SQLITE_HEADER = b"SQLite format 3\x00"
@@ -156,7 +156,7 @@ def _connect(path: Path, busy_timeout: float, mark_orphans: bool) -> tuple[sqlit
                 raise _Corrupt
             marker.unlink(missing_ok=True)
         migrations.migrate(db)
-        interrupted = _mark_interrupted(db) if mark_orphans else 0
+        interrupted = _mark_interrupted(db, ProcessMark.of(path), alone=mark_orphans)
     except migrations.NewerDatabase as exc:
         db.close()
         raise _newer(path, exc) from exc
@@ -290,15 +290,27 @@ def _use_wal(db: sqlite3.Connection, busy_timeout: float) -> None:
             time.sleep(0.005)
 
 
-def _mark_interrupted(db: sqlite3.Connection) -> int:
-    """Answers a crash left `streaming` become `interrupted`, their text kept."""
-    # Count first: when nothing was left streaming, opening writes nothing, so reading works
+def _mark_interrupted(db: sqlite3.Connection, mark: ProcessMark, *, alone: bool) -> int:
+    """Answers a crash left `streaming` become `interrupted`, their text kept.
+
+    Alone, every streaming answer is an orphan. With other processes about, only those whose
+    owner process has died (its ProcessMark free); one saved without an owner is left be.
+    """
+    # Read first: when nothing was left streaming, opening writes nothing, so reading works
     # even from a read-only file.
-    (count,) = db.execute("SELECT count(*) FROM messages WHERE status = 'streaming'").fetchone()
-    if not count:
+    rows = db.execute("SELECT id, owner FROM messages WHERE status = 'streaming'").fetchall()
+    orphans = [
+        (message_id,)
+        for message_id, owner in rows
+        if alone or (owner is not None and not mark.is_alive(owner))
+    ]
+    if not orphans:
         return 0
-    cursor = db.execute("UPDATE messages SET status = 'interrupted' WHERE status = 'streaming'")
-    return cursor.rowcount
+    db.executemany(
+        "UPDATE messages SET status = 'interrupted' WHERE id = ? AND status = 'streaming'",
+        orphans,
+    )
+    return len(orphans)
 
 
 def _move_aside(path: Path) -> Path:

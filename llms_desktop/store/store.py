@@ -9,11 +9,11 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from llms_desktop.branches import MessageTree
 from llms_desktop.errors import StoreError
-from llms_desktop.store.attached import AttachedFiles
+from llms_desktop.store.branch_ops import Branches
 from llms_desktop.store.database import DEFAULT_BUSY_TIMEOUT
 from llms_desktop.store.failures import RecordNotFound, damage_marker
+from llms_desktop.store.liveness import ProcessMark
 from llms_desktop.store.opening import open_connection
 from llms_desktop.store.rows import (
     MESSAGE_COLUMNS,
@@ -48,7 +48,7 @@ class _ActiveLeaf:
 ACTIVE_LEAF: Any = _ActiveLeaf()
 
 
-class Store(AttachedFiles):
+class Store(Branches):
     """Threads and messages in SQLite, attachments' bytes in the data folder. Every method
     raises StoreError (never sqlite3 errors).
 
@@ -78,6 +78,8 @@ class Store(AttachedFiles):
             read_only=opened.read_only,
         )
         store.interrupted_on_open = opened.interrupted
+        if opened.read_only is None:
+            store.mark = ProcessMark.of(opened.path)
         return store
 
     def check_integrity(self) -> None:
@@ -236,38 +238,6 @@ class Store(AttachedFiles):
 
     # -- messages ------------------------------------------------------------------------------
 
-    def messages(self, thread_id: str) -> list[Message]:
-        """The thread's active path: the conversation as shown, root first."""
-        return self.tree(thread_id).active_path()
-
-    def all_messages(self, thread_id: str) -> list[Message]:
-        """Every message of the thread, every branch, in the order they were added."""
-        with self._read("read the thread's messages") as db:
-            rows = db.execute(
-                f"SELECT {MESSAGE_COLUMNS} FROM messages WHERE thread_id = ? ORDER BY position",
-                (thread_id,),
-            ).fetchall()
-            attached = self.attachment_infos(db, "m.thread_id = ?", thread_id)
-        return [message_from_row(row, attached.get(row[0], ())) for row in rows]
-
-    def tree(self, thread_id: str) -> MessageTree:
-        """Every message of the thread as a tree (branches, versions, the active path)."""
-        return MessageTree(self.all_messages(thread_id))
-
-    def select_message(self, message_id: str) -> None:
-        """Make the path from the root to this message the active one (switch versions)."""
-        now = time.time()
-        with self.transaction("switch the version") as db:
-            found = db.execute(
-                "WITH RECURSIVE up(id, parent_id) AS ("
-                "  SELECT id, parent_id FROM messages WHERE id = ?"
-                "  UNION SELECT m.id, m.parent_id FROM messages AS m JOIN up ON m.id = up.parent_id"
-                ") UPDATE messages SET selected_at = ? WHERE id IN (SELECT id FROM up)",
-                (message_id, now),
-            ).rowcount
-            if not found:
-                raise RecordNotFound(f"No message has the id {message_id!r}.")
-
     def get_message(self, message_id: str) -> Message | None:
         with self._read("read the message") as db:
             row = db.execute(
@@ -325,6 +295,11 @@ class Store(AttachedFiles):
             )
             self.insert_message(message)
             self.add_attachments(message.id, attachments)
+            if status == "streaming" and self.mark is not None:
+                # Whose it is: another process can tell when this one has died.
+                db.execute(
+                    "UPDATE messages SET owner = ? WHERE id = ?", (self.mark.token, message.id)
+                )
             db.execute("UPDATE threads SET updated_at = ? WHERE id = ?", (now, thread_id))
         return message
 
@@ -437,8 +412,8 @@ class Store(AttachedFiles):
         """Mark a stopped answer `streaming` again so it can be continued (text kept)."""
         with self.transaction("continue the answer") as db:
             cursor = db.execute(
-                "UPDATE messages SET status = 'streaming', error = NULL WHERE id = ?",
-                (message_id,),
+                "UPDATE messages SET status = 'streaming', error = NULL, owner = ? WHERE id = ?",
+                (self.mark.token if self.mark is not None else None, message_id),
             )
             if cursor.rowcount == 0:
                 raise RecordNotFound(f"No message has the id {message_id!r}.")
@@ -446,45 +421,6 @@ class Store(AttachedFiles):
         if message is None:  # deleted by another connection in between
             raise RecordNotFound(f"No message has the id {message_id!r}.")
         return message
-
-    def delete_message(self, message_id: str) -> int:
-        """Delete a message; returns how many messages went (0 when it was already gone).
-
-        A message that is one of several versions goes with the conversation that follows it
-        (that branch). A message without other versions goes alone, its replies moving up to
-        its parent so the rest of the conversation stays. Attachment files no other message
-        has go too.
-        """
-        with self.transaction("delete the message") as db:
-            row = db.execute(
-                "SELECT thread_id, parent_id FROM messages WHERE id = ?", (message_id,)
-            ).fetchone()
-            if row is None:
-                return 0
-            thread_id, parent_id = row
-            (versions,) = db.execute(
-                "SELECT count(*) FROM messages WHERE thread_id = ? AND parent_id IS ?",
-                (thread_id, parent_id),
-            ).fetchone()
-            if versions > 1:
-                branch = [
-                    row[0]
-                    for row in db.execute(
-                        "WITH RECURSIVE branch(id) AS (SELECT ? UNION ALL SELECT m.id "
-                        "FROM messages AS m JOIN branch ON m.parent_id = branch.id) "
-                        "SELECT id FROM branch",
-                        (message_id,),
-                    )
-                ]
-                for gone in branch:
-                    self.forget_after_commit(self._hashes_of(db, "m.id = ?", gone))
-                db.executemany("DELETE FROM messages WHERE id = ?", [(i,) for i in branch])
-                return len(branch)
-            self.forget_after_commit(self._hashes_of(db, "m.id = ?", message_id))
-            db.execute(
-                "UPDATE messages SET parent_id = ? WHERE parent_id = ?", (parent_id, message_id)
-            )
-            return db.execute("DELETE FROM messages WHERE id = ?", (message_id,)).rowcount
 
     # -- search --------------------------------------------------------------------------------
 

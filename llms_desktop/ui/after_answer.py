@@ -65,5 +65,5 @@ class AfterAnswer(QObject):
             return True
 
         self.chat.writes.write(
-            rename, lambda renamed: self.chat.thread_renamed(thread_id) if renamed else None
+            rename, lambda renamed: self.chat.threads.renamed(thread_id) if renamed else None
         )

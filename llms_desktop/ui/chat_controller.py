@@ -27,6 +27,7 @@ from llms_desktop.ui.model_choice import ModelChoice
 from llms_desktop.ui.off_thread import off_loop
 from llms_desktop.ui.reply_streamer import ReplyStreamer
 from llms_desktop.ui.retry_wait import RetryWait
+from llms_desktop.ui.thread_actions import ThreadActions
 
 if TYPE_CHECKING:
     from llms_desktop.attachments.model import Attachment
@@ -60,6 +61,7 @@ class ChatController(QObject):
         self.writes.failed.connect(self._on_write_failed)
         self.retry_wait = RetryWait(parts.status, self)
         self.models = ModelChoice(services, parts, self)
+        self.threads = ThreadActions(self)
         self.actions = MessageActions(self)
         self.settings_panel = ChatSettings(self)
         self.settings_panel.show_draft()
@@ -137,6 +139,12 @@ class ChatController(QObject):
             self.writes.write(lambda store: store.select_message(message_id))
         messages = [m for m in path if m.id != live_id]
         self.parts.chat_view.show_thread(messages, versions_in(tree))
+        if any(m.status == "streaming" for m in messages):
+            # Not streaming here: its process may have died since; if so it is interrupted.
+            self.writes.write(
+                lambda store: store.interrupt_orphans(thread_id),
+                lambda count: self.show_again(thread_id) if count else None,
+            )
         if thread.model:
             ref = f"{thread.provider}/{thread.model}" if thread.provider else thread.model
             self.parts.composer.set_model(ref)
@@ -157,39 +165,6 @@ class ChatController(QObject):
         self.actions.leave_editing()
         self.retry_wait.cancel()  # a retry waiting for its time was for this chat
         self._retry = None
-
-    def rename_thread(self, thread_id: str, title: str) -> None:
-        title = " ".join(title.split())
-        if title:
-            self.writes.write(
-                lambda store: store.rename_thread(thread_id, title),
-                lambda _: self.thread_renamed(thread_id),
-            )
-
-    def thread_renamed(self, thread_id: str) -> None:
-        """A thread's title changed (here, or its first answer named it)."""
-        self.services.registry.threads_changed.emit()
-        if thread_id == self.thread_id:
-            self.thread_changed.emit(self.services.store.get_thread(thread_id))
-
-    def delete_thread(self, thread_id: str) -> None:
-        streamer = self.services.registry.streamer_for(thread_id)
-        if streamer is not None:
-            streamer.stop()
-        if thread_id == self.thread_id:
-            self.new_chat()
-        self.writes.write(
-            lambda store: store.delete_thread(thread_id),
-            lambda _: self.services.registry.threads_changed.emit(),
-        )
-
-    def toggle_pin(self, thread_id: str) -> None:
-        thread = self.services.store.get_thread(thread_id)
-        if thread is not None:
-            self.writes.write(
-                lambda store: store.set_pinned(thread_id, not thread.pinned),
-                lambda _: self.services.registry.threads_changed.emit(),
-            )
 
     # Sending --------------------------------------------------------------------------------
     def send(self, text: str) -> None:

@@ -235,7 +235,7 @@ class MainWindow(QMainWindow):
         self.sidebar.new_chat_requested.connect(self._on_new_chat)
         self.sidebar.rename_requested.connect(self._on_rename_requested)
         self.sidebar.delete_requested.connect(self._on_delete_requested)
-        self.sidebar.pin_toggled.connect(c.toggle_pin)
+        self.sidebar.pin_toggled.connect(c.threads.toggle_pin)
         self.composer.send_requested.connect(c.send)
         self.composer.stop_requested.connect(c.stop)
         self.composer.model_chosen.connect(c.models.choose)
@@ -332,7 +332,7 @@ class MainWindow(QMainWindow):
             return
         title, ok = QInputDialog.getText(self, "Rename chat", "Title:", text=thread.title)
         if ok:
-            self.controller.rename_thread(thread_id, title)
+            self.controller.threads.rename(thread_id, title)
 
     def _on_delete_requested(self, thread_id: str) -> None:
         thread = self.services.store.get_thread(thread_id)
@@ -349,7 +349,7 @@ class MainWindow(QMainWindow):
         box.setDefaultButton(QMessageBox.StandardButton.Cancel)
         box.exec()
         if box.clickedButton() is delete:
-            self.controller.delete_thread(thread_id)
+            self.controller.threads.delete(thread_id)
 
     def _on_rename_current(self) -> None:
         if self.controller.thread_id:

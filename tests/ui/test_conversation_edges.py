@@ -167,12 +167,12 @@ def test_the_models_title_never_replaces_a_name_given_meanwhile_nor_revives_a_de
         type_and_send(app, "my question about things")
         await answered(app)
         renamed = controller.thread_id or ""
-        controller.rename_thread(renamed, "My Own Name")
+        controller.threads.rename(renamed, "My Own Name")
         controller.new_chat()
         type_and_send(app, "another question about things")
         await answered(app)
         deleted = controller.thread_id or ""
-        controller.delete_thread(deleted)
+        controller.threads.delete(deleted)
         await asyncio.sleep(2.5)  # both title requests answered meanwhile
         await controller.writes.drain()
         thread = app.store.get_thread(renamed)
@@ -268,3 +268,29 @@ def test_deleting_an_edited_version_deletes_its_branch_and_shows_the_other(
     text = app.window.chat_view.toPlainText()
     assert "question v2" not in text
     assert "1/2" not in text
+
+
+def test_an_answer_whose_process_died_while_the_window_ran_shows_interrupted_and_continues(
+    app: App, qloop: QtLoop, loopback: LoopbackServer
+) -> None:
+    from tests.unit.test_orphans import Streamer
+
+    streamer = Streamer(app.data_dir)  # another process (the CLI, say) streaming an answer
+    try:
+        streamer.kill()  # ...dies mid-answer, while this window runs
+    finally:
+        streamer.close()
+    view = app.window.chat_view
+    answering(loopback, " and the rest.")
+
+    async def scenario() -> None:
+        app.window.controller.open_thread(streamer.thread_id)
+        await wait_until(lambda: "Interrupted" in view.toPlainText(), seconds=5)
+        assert "Continue" in view.toPlainText()
+        app.window.controller.actions.continue_answer(streamer.answer_id)
+        await answered(app)
+
+    qloop.run(scenario())
+    answer = app.store.get_message(streamer.answer_id)
+    assert answer is not None
+    assert (answer.status, answer.content) == ("complete", "partial and the rest.")

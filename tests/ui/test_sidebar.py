@@ -48,8 +48,8 @@ def test_pinned_threads_come_first_even_from_beyond_the_first_page(
     model = sidebar.threads
 
     async def pin_both() -> None:
-        app.window.controller.toggle_pin(oldest.id)  # as the context menu's Pin does
-        app.window.controller.toggle_pin(middle.id)
+        app.window.controller.threads.toggle_pin(oldest.id)  # as the context menu's Pin does
+        app.window.controller.threads.toggle_pin(middle.id)
 
     qloop.run(pin_both())
     assert [model.thread_at(row).id for row in (0, 1)] == [middle.id, oldest.id]  # type: ignore[union-attr]
@@ -65,7 +65,7 @@ def test_pinned_threads_come_first_even_from_beyond_the_first_page(
     assert ids == [middle.id, oldest.id, *unpinned]  # every thread once, newest first after pins
 
     async def unpin() -> None:
-        app.window.controller.toggle_pin(oldest.id)
+        app.window.controller.threads.toggle_pin(oldest.id)
 
     qloop.run(unpin())
     assert model.thread_at(0).id == middle.id  # type: ignore[union-attr]

@@ -109,7 +109,7 @@ def test_sidebars_stay_in_sync_and_a_closed_window_stops_following(
     assert thread_id is not None
     assert second.sidebar.threads.rowCount() == 1  # the other window's sidebar knows it
     second.controller.open_thread(thread_id)
-    first.controller.delete_thread(thread_id)
+    first.controller.threads.delete(thread_id)
     assert second.controller.thread_id is None  # its thread is gone: a new chat instead
     assert second.sidebar.threads.rowCount() == 0
 

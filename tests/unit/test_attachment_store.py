@@ -134,7 +134,7 @@ def test_a_database_from_before_attachments_upgrades_and_takes_them(tmp_path: Pa
         assert stored.attachments == (note.info(),)
         (version,) = raw.execute("PRAGMA user_version").fetchone()
     assert version == len(MIGRATIONS)
-    assert MIGRATIONS[-1][0] == "m005_message_attachments"
+    assert "m005_message_attachments" in [name for name, _ in MIGRATIONS]
 
 
 def _echo_ok(request: Request) -> Reply:

@@ -21,6 +21,11 @@ def mode(path: Path) -> int:
     return stat.S_IMODE(path.stat().st_mode)
 
 
+def private(path: Path) -> int:
+    """The mode our files (0600) and folders (0700) in the data folder have."""
+    return 0o700 if path.is_dir() else 0o600
+
+
 def seed(folder: Path) -> Path:
     """A data folder holding two threads, closed cleanly (no -wal or -shm left)."""
     with Store.open(folder / "data") as store:
@@ -47,7 +52,7 @@ def test_a_folder_we_create_is_0700_and_our_files_0600(
     files = sorted(path.name for path in data.iterdir())
     assert {"llms-desktop.db", "providers.json"} <= set(files)
     for name in files:
-        assert mode(data / name) == 0o600, name
+        assert mode(data / name) == private(data / name), name
     # While the database is open, SQLite's -wal and -shm files carry its mode.
     with Store.open(data) as store:
         store.create_thread("while open")
@@ -60,7 +65,7 @@ def test_an_existing_folder_keeps_its_mode_and_old_files_are_tightened(tmp_path:
     data.mkdir(mode=0o755)
     os.chmod(data, 0o755)
     seed_folder = seed(tmp_path / "seed") / "data"
-    for item in seed_folder.iterdir():
+    for item in (item for item in seed_folder.iterdir() if item.is_file()):
         shutil.copy(item, data / item.name)
         os.chmod(data / item.name, 0o644)  # as an older version left them
     (data / "providers.json").write_text('{"version": 1, "providers": []}')
@@ -85,7 +90,7 @@ def test_the_window_keeps_settings_private_too(tmp_path: Path) -> None:
     assert mode(data) == 0o700
     assert (data / "settings.ini").exists()
     for path in data.iterdir():
-        assert mode(path) == 0o600, path.name
+        assert mode(path) == private(path), path.name
 
 
 # -- a read-only folder, a full disk ----------------------------------------------------------

@@ -309,8 +309,12 @@ def test_a_database_from_a_newer_version_is_refused_and_left_untouched(tmp_path:
     assert str(path) in str(caught.value)
     assert path.read_bytes() == before
     assert path.stat().st_mtime_ns == modified
-    # Nothing but the database and the users lock (which records no data).
-    assert sorted(p.name for p in folder.iterdir()) == [DB_FILENAME, f"{DB_FILENAME}.users"]
+    # Nothing but the database, the users lock and the folder of process marks (no data).
+    assert sorted(p.name for p in folder.iterdir()) == [
+        DB_FILENAME,
+        f"{DB_FILENAME}.live",
+        f"{DB_FILENAME}.users",
+    ]
 
 
 def test_a_locked_database_is_a_clear_error_and_works_once_released(tmp_path: Path) -> None:
