@@ -18,7 +18,7 @@ import json
 import os
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any, Literal
 
@@ -251,6 +251,48 @@ def import_servers(config: ToolsConfig, source: Path) -> Imported:
     return Imported(config, tuple(added), tuple(skipped))
 
 
+def merge_change(base: ToolsConfig, ours: ToolsConfig, theirs: ToolsConfig) -> ToolsConfig:
+    """`theirs` (the file as it is now) with the change from `base` to `ours` applied.
+
+    Per server and per field: what the change did not touch stays as `theirs` has it, so
+    servers added or edited elsewhere (`tools add`, an editor) survive a switch flipped in
+    a window that read the file earlier. A server removed elsewhere stays removed unless the
+    change added it.
+    """
+    merged = theirs
+    if ours.extra != base.extra:
+        merged = replace(merged, extra=ours.extra)
+    for old in base.servers:
+        if ours.server(old.name) is None:
+            merged = merged.without(old.name)
+    for new in ours.servers:
+        before = base.server(new.name)
+        current = merged.server(new.name)
+        if before is None:
+            merged = merged.with_server(new)
+        elif current is not None and new != before:
+            merged = merged.with_server(_merge_server(before, new, current))
+    return merged
+
+
+def _merge_server(old: ServerConfig, new: ServerConfig, current: ServerConfig) -> ServerConfig:
+    changes: dict[str, Any] = {}
+    for item in fields(ServerConfig):
+        before, after = getattr(old, item.name), getattr(new, item.name)
+        if before == after:
+            continue
+        if item.name in ("disabled_tools", "always_allow"):
+            # Tool sets: add and remove only the tools the change switched.
+            now = getattr(current, item.name)
+            changes[item.name] = frozenset((now - (before - after)) | (after - before))
+        else:
+            changes[item.name] = after
+    return replace(current, **changes)
+
+
+Stamp = tuple[int, int, int]
+
+
 class ConfigFile:
     """`mcp.json` in the data folder: read on demand, written whole."""
 
@@ -266,6 +308,16 @@ class ConfigFile:
 
     def save(self, config: ToolsConfig) -> None:
         save(self.path, config)
+
+    def stamp(self) -> Stamp | None:
+        """What tells this version of the file from another (inode, mtime, size), or None
+        without a file. A save renames a new file over the old, so the inode changes even
+        when two writes land within the clock's resolution."""
+        try:
+            info = self.path.stat()
+        except OSError:
+            return None
+        return (info.st_ino, info.st_mtime_ns, info.st_size)
 
 
 def _strings(value: Any, where: str) -> tuple[str, ...]:
