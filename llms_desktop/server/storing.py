@@ -8,6 +8,7 @@ from contextlib import aclosing
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from llms_desktop.chat_params import reusable_params
 from llms_desktop.errors import StoreError
 from llms_desktop.providers.base import Provider
 from llms_desktop.providers.registry import Route
@@ -49,7 +50,9 @@ def start_thread(
     index, user_text = last
     systems = [content_text(m.content) for m in request.messages if m.role == "system"]
     system_prompt = "\n\n".join(text for text in systems if text) or None
-    settings = ThreadSettings(route.model, route.config.id, system_prompt, dict(upstream.params))
+    # The client's tools, response_format, user id and the like belong to this request only.
+    params = reusable_params(upstream.params)
+    settings = ThreadSettings(route.model, route.config.id, system_prompt, params)
     parent_id = None
     try:
         thread = store.create_thread(

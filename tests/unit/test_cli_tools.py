@@ -8,8 +8,17 @@ from pathlib import Path
 
 import pytest
 
+from llms_desktop.store import Store
 from tests.support.cli import chat_args, one_error_line, run_cli
-from tests.support.loopback import LoopbackServer, tool_model
+from tests.support.loopback import LoopbackServer, sse_reply, text_chunks, tool_model
+from tests.support.server_harness import (
+    body,
+    client,
+    provider_config,
+    registry_of,
+    serving,
+    upstream_routes,
+)
 
 TIME_SERVER = Path(sys.executable).with_name("mcp-server-time")
 OURS = f"{sys.executable} -m tests.support.mcp_server stdio"
@@ -126,3 +135,72 @@ def test_chat_tools_without_servers_or_with_yes_alone_is_an_error(
         == "llms-desktop: error: --yes approves tool calls: it goes with --tools."
     )
     assert loopback.requests == []
+
+
+async def test_a_chat_saved_by_serve_keeps_sampling_settings_and_continues_with_mcp_tools(
+    loopback: LoopbackServer, data: Path
+) -> None:
+    loopback.handler = upstream_routes(sse_reply(text_chunks(["Noted."])))
+    client_tool = {"type": "function", "function": {"name": "client_only", "parameters": {}}}
+    request = body(
+        stream=True,
+        tools=[client_tool],
+        tool_choice="required",
+        response_format={"type": "json_object"},
+        stream_options={"include_usage": True},
+        user="someone",
+        temperature="hot",
+        top_p=0.5,
+        max_tokens=300,
+        seed=7,
+        stop=["END"],
+    )
+    with Store.open(data) as store:
+        async with (
+            serving(registry_of(provider_config("up", loopback)), store=store) as server,
+            client(server) as http,
+        ):
+            response = await http.post("/v1/chat/completions", json=request)
+        assert response.status_code == 200
+        (thread,) = store.list_threads()
+    # The client's tools, choices and ids went upstream for that request only.
+    assert loopback.requests[-1].json()["tools"] == [client_tool]
+    assert dict(thread.params) == {"top_p": 0.5, "max_tokens": 300, "seed": 7, "stop": ["END"]}
+
+    loopback.handler = tool_model([("get_current_time", '{"timezone": "UTC"}')])
+    continued = run_cli(
+        *chat_args(
+            loopback.base_url, "--data-dir", data, "--thread", thread.id, "--tools", "--yes", "t?"
+        )
+    )
+    assert continued.returncode == 0, continued.stderr
+    sent = loopback.requests[-2].json()
+    assert [tool["function"]["name"] for tool in sent["tools"]] == [
+        "get_current_time",
+        "convert_time",
+    ]
+    assert not {"tool_choice", "response_format", "user", "temperature"} & set(sent)
+    assert (sent["top_p"], sent["max_tokens"], sent["seed"]) == (0.5, 300, 7)
+    assert continued.stdout.startswith("Tool said: ")
+
+
+async def test_a_thread_an_older_serve_saved_with_client_tools_gets_the_mcp_tools(
+    loopback: LoopbackServer, data: Path
+) -> None:
+    with Store.open(data) as store:
+        thread = store.create_thread(
+            "old",
+            params={"tools": [{"type": "function", "function": {"name": "x"}}], "top_p": 0.9},
+        )
+    loopback.handler = tool_model([("get_current_time", '{"timezone": "UTC"}')])
+    result = run_cli(
+        *chat_args(
+            loopback.base_url, "--data-dir", data, "--thread", thread.id, "--tools", "--yes", "t?"
+        )
+    )
+    assert result.returncode == 0, result.stderr
+    first = loopback.requests[-2].json()
+    assert "get_current_time" in [tool["function"]["name"] for tool in first["tools"]]
+    assert first["top_p"] == 0.9
+    with Store.open(data) as store:
+        assert dict(store.get_thread(thread.id).params) == {"top_p": 0.9}
