@@ -248,6 +248,7 @@ def test_tools_page_lists_switches_adds_imports_and_removes(
                     "mcpServers": {
                         "ours": {"command": "other"},
                         "web": {"url": "http://127.0.0.1:9/mcp"},
+                        "old": {"type": "sse", "url": "http://127.0.0.1:9/sse"},
                     }
                 }
             )
@@ -255,6 +256,7 @@ def test_tools_page_lists_switches_adds_imports_and_removes(
         page.import_file(claude)
         await wait_until(lambda: "Imported 1 server(s): web." in page.message.text())
         assert "Kept the servers already named ours." in page.message.text()
+        assert "Skipped MCP server 'old': the legacy SSE transport" in page.message.text()
 
         # Switch a server off, then remove one.
         page.servers.item(0).setCheckState(Qt.CheckState.Unchecked)

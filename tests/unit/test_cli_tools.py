@@ -73,6 +73,45 @@ def test_tools_add_list_switch_import_and_remove(data: Path, tmp_path: Path) -> 
     assert crash["enabled"] is False
 
 
+def test_tools_import_takes_the_servers_it_can_read_and_says_why_it_skipped_others(
+    data: Path, tmp_path: Path
+) -> None:
+    claude = tmp_path / "claude_desktop_config.json"
+    claude.write_text(
+        json.dumps(
+            {
+                "mcpServers": {
+                    "old": {"type": "sse", "url": "http://127.0.0.1:9/sse"},
+                    "files": {"command": "npx", "args": ["-y", "files"], "disabled": "false"},
+                    "off": {"command": "off", "disabled": "TRUE"},
+                    "odd": {"command": "odd", "disabled": 0},
+                    "web": {"url": "http://127.0.0.1:9/mcp"},
+                }
+            }
+        )
+    )
+    imported = run_cli("--data-dir", data, "tools", "import", claude)
+    assert imported.returncode == 0
+    assert imported.stdout == "Imported 3 server(s): files, off, web.\n"
+    assert imported.stderr.splitlines() == [
+        "Skipped MCP server 'old': the legacy SSE transport is not supported; use streamable "
+        'HTTP ("type": "http") or a command.',
+        "Skipped MCP server 'odd': \"disabled\" must be true or false, not 0.",
+    ]
+    saved = json.loads((data / "mcp.json").read_text())["mcpServers"]
+    assert list(saved) == ["time", "files", "off", "web"]
+    assert "disabled" not in saved["files"]  # the string "false" is false
+    assert saved["off"]["disabled"] is True
+
+    # Nothing readable to import: nothing changes, and the command fails.
+    claude.write_text(json.dumps({"mcpServers": {"old": {"type": "sse", "url": "http://x"}}}))
+    before = (data / "mcp.json").read_text()
+    refused = run_cli("--data-dir", data, "tools", "import", claude)
+    assert (refused.returncode, refused.stdout) == (1, "Imported 0 server(s): none.\n")
+    assert refused.stderr.startswith("Skipped MCP server 'old': the legacy SSE transport")
+    assert (data / "mcp.json").read_text() == before
+
+
 def test_tools_add_refuses_a_bad_entry(data: Path) -> None:
     taken = run_cli("--data-dir", data, "tools", "add", "time", "--url", "http://x/mcp")
     assert one_error_line(taken) == "llms-desktop: error: An MCP server is already named 'time'."

@@ -98,12 +98,28 @@ def test_a_vs_code_servers_file_and_streamable_http_type() -> None:
         ({"command": "x", "env": {"A": 1}}, '"env" must be an object of strings'),
         ({"command": "x", "timeout": 0}, '"timeout" must be a number of seconds above 0'),
         ({"command": "x", "type": "websocket"}, "unknown type 'websocket'"),
+        ({"command": "x", "disabled": "no"}, '"disabled" must be true or false, not "no".'),
+        ({"command": "x", "disabled": 1}, '"disabled" must be true or false, not 1.'),
+        ({"command": "x", "disabled": None}, '"disabled" must be true or false, not null.'),
+        ({"command": "x", "disabled": [True]}, '"disabled" must be true or false, not a list.'),
     ],
 )
 def test_a_bad_entry_is_named(entry: dict[str, object], message: str) -> None:
     with pytest.raises(ConfigError, match="MCP server 'bad'") as caught:
         mcp_config.parse({"mcpServers": {"bad": entry}})
     assert message in str(caught.value)
+
+
+def test_disabled_as_the_string_true_or_false_reads_as_it_spells() -> None:
+    config = mcp_config.parse(
+        {
+            "mcpServers": {
+                "on": {"command": "x", "disabled": "false"},
+                "off": {"command": "x", "disabled": " True "},
+            }
+        }
+    )
+    assert (config.require("on").enabled, config.require("off").enabled) == (True, False)
 
 
 def test_a_missing_file_is_empty_and_broken_json_is_reported(tmp_path: Path) -> None:
