@@ -54,8 +54,10 @@ class AppServices:
         self._tools_lock = asyncio.Lock()
 
     async def tool_manager(self) -> ToolManager | None:
-        """The MCP servers of mcp.json (read once, off the event loop; none start here), or
-        None without a data folder. Raises ConfigError for an unreadable mcp.json."""
+        """The MCP servers of mcp.json (read off the event loop; none start here), or None
+        without a data folder. Asked for when the Tools page opens and when a message is
+        sent: a file changed outside since (`tools add`) is read again. Raises ConfigError
+        for an unreadable mcp.json."""
         if self.data_folder is None:
             return None
         async with self._tools_lock:
@@ -63,6 +65,8 @@ class AppServices:
                 from llms_desktop.tools.manager import ToolManager
 
                 self._tools = await asyncio.to_thread(ToolManager.in_folder, self.data_folder)
+                return self._tools
+        await self._tools.refresh()
         return self._tools
 
     async def resolve(self, model_ref: str) -> Resolved:

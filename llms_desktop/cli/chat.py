@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from llms_desktop import errors
 from llms_desktop.accumulate import Accumulator
+from llms_desktop.chat_params import reusable_params
 from llms_desktop.cli import add_connection_options, open_store
 from llms_desktop.cli.chat_tools import add_tool_options, echo_call, echo_result
 from llms_desktop.cli.connect import add_provider_option, choose_model, close, open_for
@@ -180,7 +181,9 @@ async def _chat(args: argparse.Namespace, prompt: str | None, attachments: list[
             thread = store.get_thread(store.resolve_thread_id(args.thread))
         params = flag_params(args)
         if thread is not None:
-            params = {**thread.params, **params}  # flags override what the thread was using
+            # Flags override what the thread was using. Only its sampling settings are
+            # reused: a thread an older `serve --store` saved may hold a client's tools.
+            params = {**reusable_params(thread.params), **params}
         # As in the window: the model asked for, else the thread's, else $LLMS_DESKTOP_MODEL.
         asked = (
             args.model

@@ -201,14 +201,18 @@ def run_import(args: argparse.Namespace) -> int:
 
     file = _file(args)
     result = import_servers(file.load(), args.file)
-    file.save(result.config)
+    if result.added:
+        file.save(result.config)
     print(f"Imported {len(result.added)} server(s): {', '.join(result.added) or 'none'}.")
     if result.skipped:
         print(
             f"Kept the servers already named {', '.join(result.skipped)}.",
             file=sys.stderr,
         )
-    return 0
+    for reason in result.refused:
+        print(f"Skipped {reason}", file=sys.stderr)
+    # Some servers could not be read and none was imported: the import did nothing useful.
+    return EXIT_SERVER_FAILED if result.refused and not result.added else 0
 
 
 def run_switch(args: argparse.Namespace) -> int:

@@ -244,32 +244,42 @@ class OpenAICompatProvider:
         saw_data = False
         finished = False
         head = b""  # the first bytes, to name a body that turns out not to be events
-        async for chunk in response.aiter_bytes():
-            if len(head) < PEEK_BYTES:
-                head += chunk[: PEEK_BYTES - len(head)]
-                if not saw_data and looks_like_html("", head):
-                    raise html_page_error(self.chat_url, head)
-            for event in decoder.feed(chunk):
-                saw_data = True
-                if event.data.strip() == "[DONE]":
-                    for delta in cleaner.flush():
-                        yield delta
-                    if not finished:
-                        # llama-cpp-python ends an answer a second request interrupted so.
-                        raise errors.StreamEndedEarly(
-                            "The stream ended ([DONE]) before the model finished its answer "
-                            "(no finish_reason); the text so far is kept."
-                        )
-                    return
-                for raw in _event_deltas(event, self.chat_url):
-                    cleaned = cleaner.clean(raw)
-                    if cleaned is None:
-                        continue
-                    if isinstance(cleaned, Finish):
-                        finished = True
-                        for pending in cleaner.flush():
-                            yield pending
-                    yield cleaned
+        try:
+            async for chunk in response.aiter_bytes():
+                if len(head) < PEEK_BYTES:
+                    head += chunk[: PEEK_BYTES - len(head)]
+                    if not saw_data and looks_like_html("", head):
+                        raise html_page_error(self.chat_url, head)
+                for event in decoder.feed(chunk):
+                    saw_data = True
+                    if event.data.strip() == "[DONE]":
+                        for delta in cleaner.flush():
+                            yield delta
+                        if not finished:
+                            # llama-cpp-python ends an answer a second request interrupted so.
+                            raise errors.StreamEndedEarly(
+                                "The stream ended ([DONE]) before the model finished its "
+                                "answer (no finish_reason); the text so far is kept."
+                            )
+                        return
+                    for raw in _event_deltas(event, self.chat_url):
+                        cleaned = cleaner.clean(raw)
+                        if cleaned is None:
+                            continue
+                        if isinstance(cleaned, Finish):
+                            finished = True
+                            for pending in cleaner.flush():
+                                yield pending
+                        yield cleaned
+        except httpx.ReadTimeout:
+            if not finished:
+                raise
+            # The model said it finished, then the server went quiet (no [DONE], no close):
+            # the answer is complete. Leaving closes the connection; it is not reused.
+            log.info("%s went quiet after the answer finished; ending it", self.chat_url)
+            for delta in cleaner.flush():
+                yield delta
+            return
         decoder.close()  # an event without its closing blank line is incomplete: dropped
         for delta in cleaner.flush():
             yield delta

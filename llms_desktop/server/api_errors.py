@@ -73,7 +73,9 @@ def from_provider_error(exc: errors.LlmsDesktopError, provider_id: str) -> ApiEr
     """The answer for a failure talking to an upstream provider.
 
     HTTP errors keep the provider's status and words (and its `type`/`code` when it sent
-    OpenAI-shaped JSON); a timeout is 504, any other failure to reach or read it 502.
+    OpenAI-shaped JSON); a timeout is 504, any other failure to reach or read it 502. An
+    upstream that hung up or ended its stream before the answer was finished was reached:
+    it stopped (`upstream_interrupted`), it is not unreachable.
     """
     if isinstance(exc, errors.HTTPStatusError):
         kind, code = _upstream_type_and_code(exc.details)
@@ -84,6 +86,10 @@ def from_provider_error(exc: errors.LlmsDesktopError, provider_id: str) -> ApiEr
     if isinstance(exc, errors.StreamError):
         status = exc.status if exc.status is not None and 400 <= exc.status < 600 else 502
         return ApiError(status, f"{where}: {exc}", code="upstream_error")
+    if isinstance(exc, errors.ConnectionLost | errors.StreamEndedEarly):
+        return ApiError(
+            502, f"{where} stopped before finishing its answer: {exc}", code="upstream_interrupted"
+        )
     if isinstance(exc, errors.ProviderTimeout):
         return ApiError(504, f"{where} timed out: {exc}", code="upstream_timeout")
     if isinstance(exc, errors.NetworkError):

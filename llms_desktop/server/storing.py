@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from llms_desktop.attachments.parts import Unpacked, unpack
+from llms_desktop.chat_params import reusable_params
 from llms_desktop.errors import StoreError
 from llms_desktop.providers.base import Provider
 from llms_desktop.providers.registry import Route
@@ -79,7 +80,9 @@ def start_thread(
     title = title_from(last.text) or title_from(names) or title_from(user_text)
     systems = [content_text(m.content) for m in request.messages if m.role == "system"]
     system_prompt = "\n\n".join(text for text in systems if text) or None
-    settings = ThreadSettings(route.model, route.config.id, system_prompt, dict(upstream.params))
+    # The client's tools, response_format, user id and the like belong to this request only.
+    params = reusable_params(upstream.params)
+    settings = ThreadSettings(route.model, route.config.id, system_prompt, params)
     parent_id = None
     try:
         thread = store.create_thread(

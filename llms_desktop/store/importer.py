@@ -7,6 +7,7 @@ import binascii
 import datetime as dt
 import hashlib
 import json
+import math
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
@@ -26,6 +27,11 @@ class Parsed(list[tuple[Thread, list[Message]]]):
     def __init__(self, items: Sequence[tuple[Thread, list[Message]]] = ()) -> None:
         super().__init__(items)
         self.attachments: dict[tuple[str, str], list[Attachment]] = {}
+
+
+# SQLite's INTEGER is 64-bit; times must be shown by time.localtime on every platform.
+INT64 = 2**63
+EARLIEST, LATEST = 0.0, 253370764800.0  # 1970 to 9999-01-01
 
 
 class ImportFormatError(ConfigError):
@@ -188,12 +194,29 @@ class _Fields:
             return None
         if isinstance(value, bool) or not isinstance(value, int | float):
             raise self.fail(key, "a number or null")
+        if not math.isfinite(value):  # json reads NaN and Infinity
+            raise self.fail(key, "a finite number or null")
+        return value
+
+    def moment(self, key: str, *, default: float | None = None) -> float:
+        """A time in Unix seconds, within what dates can show."""
+        return self._in_time_range(key, self.number(key, default=default))
+
+    def optional_moment(self, key: str) -> float | None:
+        value = self.optional_number(key)
+        return None if value is None else self._in_time_range(key, value)
+
+    def _in_time_range(self, key: str, value: float) -> float:
+        if not EARLIEST <= value <= LATEST:
+            raise self.fail(key, f"a time in Unix seconds from 0 to {LATEST:.0f} (the year 9999)")
         return value
 
     def optional_int(self, key: str) -> int | None:
         value = self.value.get(key)
         if value is not None and (isinstance(value, bool) or not isinstance(value, int)):
             raise self.fail(key, "a whole number or null")
+        if value is not None and not -INT64 <= value < INT64:
+            raise self.fail(key, "a whole number from -2**63 to 2**63-1, or null")
         return value
 
     def flag(self, key: str) -> bool:
@@ -222,12 +245,12 @@ class _Fields:
 
 
 def _our_thread(fields: _Fields) -> tuple[Thread, list[Message]]:
-    created = fields.number("created_at")
+    created = fields.moment("created_at")
     thread = Thread(
         id=fields.ident("id"),
         title=fields.text("title", default=""),
         created_at=created,
-        updated_at=fields.number("updated_at", default=created),
+        updated_at=fields.moment("updated_at", default=created),
         model=fields.optional_text("model"),
         provider=fields.optional_text("provider"),
         system_prompt=fields.optional_text("system_prompt"),
@@ -260,8 +283,8 @@ def _our_thread(fields: _Fields) -> tuple[Thread, list[Message]]:
                 tokens_estimated=item.flag("tokens_estimated"),
                 ttft_ms=item.optional_number("ttft_ms"),
                 duration_ms=item.optional_number("duration_ms"),
-                created_at=item.number("created_at", default=created),
-                selected_at=item.optional_number("selected_at"),
+                created_at=item.moment("created_at", default=created),
+                selected_at=item.optional_moment("selected_at"),
                 tool_call_id=item.optional_text("tool_call_id"),
                 name=item.optional_text("name"),
             )
@@ -371,7 +394,7 @@ def _llmspy_thread(fields: _Fields) -> tuple[Thread, list[Message]]:
         role = cast(Role, item.choice("role", ROLES))
         usage = item.mapping("usage")
         tokens = usage.get("tokens")
-        tokens = tokens if isinstance(tokens, int) and not isinstance(tokens, bool) else None
+        tokens = _whole_or_none(tokens)
         duration = usage.get("duration")
         completion_tokens = None
         if role == "user":
@@ -392,7 +415,7 @@ def _llmspy_thread(fields: _Fields) -> tuple[Thread, list[Message]]:
                 else None,
                 prompt_tokens=prompt_tokens if role == "assistant" else None,
                 completion_tokens=completion_tokens,
-                duration_ms=duration if isinstance(duration, int | float) and duration else None,
+                duration_ms=duration if _finite(duration) and duration else None,
                 created_at=_llmspy_time(item, "timestamp") or thread.created_at,
             )
         )
@@ -419,9 +442,10 @@ def _llmspy_time(fields: _Fields, key: str) -> float | None:
     value = fields.value.get(key)
     if value is None:
         return None
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        return value / 1000.0 if value > 1e11 else float(value)
-    if isinstance(value, str):
+    seconds: float | None = None
+    if _finite(value):
+        seconds = value / 1000.0 if value > 1e11 else float(value)
+    elif isinstance(value, str):
         try:
             moment = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
         except ValueError:
@@ -429,8 +453,19 @@ def _llmspy_time(fields: _Fields, key: str) -> float | None:
         else:
             if moment.tzinfo is None:
                 moment = moment.replace(tzinfo=dt.UTC)
-            return moment.timestamp()
-    raise fields.fail(key, "an ISO 8601 date")
+            seconds = moment.timestamp()
+    if seconds is None or not EARLIEST <= seconds <= LATEST:
+        raise fields.fail(key, "an ISO 8601 date from 1970 to 9998")
+    return seconds
+
+
+def _finite(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _whole_or_none(value: Any) -> int | None:
+    ok = isinstance(value, int) and not isinstance(value, bool) and -INT64 <= value < INT64
+    return value if ok else None
 
 
 def _kind(value: Any) -> str:

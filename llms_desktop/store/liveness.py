@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import threading
 import uuid
 from pathlib import Path
 from typing import IO, ClassVar
@@ -61,6 +62,7 @@ class ProcessMark:
     """
 
     _marks: ClassVar[dict[Path, ProcessMark]] = {}
+    _making: ClassVar[threading.Lock] = threading.Lock()  # threads opening stores at once
 
     def __init__(self, db_path: Path) -> None:
         self.folder = db_path.with_name(db_path.name + ".live")
@@ -72,12 +74,13 @@ class ProcessMark:
         """This process's mark for a database, held from the first call until the process
         ends."""
         key = db_path.resolve()
-        mark = cls._marks.get(key)
-        if mark is None or mark._pid != os.getpid():  # a forked child makes its own
-            mark = cls(db_path)
-            mark._hold()
-            cls._marks[key] = mark
-        return mark
+        with cls._making:
+            mark = cls._marks.get(key)
+            if mark is None or mark._pid != os.getpid():  # a forked child makes its own
+                mark = cls(db_path)
+                mark._hold()
+                cls._marks[key] = mark
+            return mark
 
     @property
     def _pid(self) -> int:

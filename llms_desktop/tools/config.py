@@ -18,7 +18,7 @@ import json
 import os
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any, Literal
 
@@ -145,7 +145,7 @@ def server_from_json(name: str, entry: Any) -> ServerConfig:
         cwd=_optional_string(entry.get("cwd"), f'{where}: "cwd"'),
         url=url,
         headers=_string_map(entry.get("headers", {}), f'{where}: "headers"'),
-        enabled=not bool(entry.get("disabled", False)),
+        enabled=not _flag(entry.get("disabled", False), f'{where}: "disabled"'),
         disabled_tools=frozenset(_strings(entry.get("disabledTools", []), f"{where}: tools")),
         always_allow=frozenset(_strings(entry.get("alwaysAllow", []), f"{where}: tools")),
         timeout=float(timeout),
@@ -187,30 +187,40 @@ class ToolsConfig:
 
 def parse(document: Any, source: str = "mcp.json") -> ToolsConfig:
     """The configuration in a parsed `mcp.json` (or Claude Desktop / Cursor / VS Code file)."""
+    entries = _entries(document, source)
+    servers = tuple(server_from_json(name, entry) for name, entry in entries.items())
+    extra = {k: v for k, v in document.items() if k not in ("mcpServers", "servers")}
+    return ToolsConfig(servers, extra)
+
+
+def _entries(document: Any, source: str) -> Mapping[str, Any]:
+    """The named server entries of a parsed file; raises ConfigError for another shape."""
     if not isinstance(document, Mapping):
         raise ConfigError(f'{source}: expected a JSON object with "mcpServers".')
     key = "mcpServers" if "mcpServers" in document else "servers"
     entries = document.get(key, {})
     if not isinstance(entries, Mapping):
         raise ConfigError(f'{source}: "{key}" must be an object of named servers.')
-    servers = tuple(server_from_json(name, entry) for name, entry in entries.items())
-    extra = {k: v for k, v in document.items() if k not in ("mcpServers", "servers")}
-    return ToolsConfig(servers, extra)
+    return entries
 
 
 def load(path: Path) -> ToolsConfig:
     """Read `path`; a missing file is an empty configuration."""
+    return parse(_read(path), str(path))
+
+
+def _read(path: Path) -> Any:
+    """The parsed JSON of `path` ({} for a missing or empty file)."""
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
-        return ToolsConfig()
+        return {}
     except OSError as exc:
         raise ConfigError(f"Could not read {path}: {exc.strerror or exc}.") from None
     try:
-        document = json.loads(text) if text.strip() else {}
+        return json.loads(text) if text.strip() else {}
     except ValueError as exc:
         raise ConfigError(f"{path} is not valid JSON: {exc}.") from None
-    return parse(document, str(path))
 
 
 def save(path: Path, config: ToolsConfig) -> None:
@@ -228,27 +238,80 @@ def save(path: Path, config: ToolsConfig) -> None:
 
 @dataclass(frozen=True, slots=True)
 class Imported:
-    """What an import did: the merged configuration, the servers added and those skipped."""
+    """What an import did: the merged configuration, the servers added, those skipped as
+    already configured, and why each server we cannot read was left out."""
 
     config: ToolsConfig
     added: tuple[str, ...]
     skipped: tuple[str, ...]
+    refused: tuple[str, ...] = ()  # "MCP server 'x': the legacy SSE transport is not ..."
 
 
 def import_servers(config: ToolsConfig, source: Path) -> Imported:
-    """Add the servers of another client's file; a name already configured is kept as it is."""
+    """Add the servers of another client's file; a name already configured is kept as it is.
+
+    One server we cannot read (a legacy SSE one, a bad entry) is left out with its reason;
+    the others are imported. Raises ConfigError for a file that is not such a file at all.
+    """
     if not source.exists():
         raise ConfigError(f"{source} does not exist.")
-    incoming = load(source)
     added: list[str] = []
     skipped: list[str] = []
-    for server in incoming.servers:
+    refused: list[str] = []
+    for name, entry in _entries(_read(source), str(source)).items():
+        try:
+            server = server_from_json(name, entry)
+        except ConfigError as exc:
+            refused.append(str(exc))
+            continue
         if config.server(server.name) is not None:
             skipped.append(server.name)
             continue
         config = config.with_server(server)
         added.append(server.name)
-    return Imported(config, tuple(added), tuple(skipped))
+    return Imported(config, tuple(added), tuple(skipped), tuple(refused))
+
+
+def merge_change(base: ToolsConfig, ours: ToolsConfig, theirs: ToolsConfig) -> ToolsConfig:
+    """`theirs` (the file as it is now) with the change from `base` to `ours` applied.
+
+    Per server and per field: what the change did not touch stays as `theirs` has it, so
+    servers added or edited elsewhere (`tools add`, an editor) survive a switch flipped in
+    a window that read the file earlier. A server removed elsewhere stays removed unless the
+    change added it.
+    """
+    merged = theirs
+    if ours.extra != base.extra:
+        merged = replace(merged, extra=ours.extra)
+    for old in base.servers:
+        if ours.server(old.name) is None:
+            merged = merged.without(old.name)
+    for new in ours.servers:
+        before = base.server(new.name)
+        current = merged.server(new.name)
+        if before is None:
+            merged = merged.with_server(new)
+        elif current is not None and new != before:
+            merged = merged.with_server(_merge_server(before, new, current))
+    return merged
+
+
+def _merge_server(old: ServerConfig, new: ServerConfig, current: ServerConfig) -> ServerConfig:
+    changes: dict[str, Any] = {}
+    for item in fields(ServerConfig):
+        before, after = getattr(old, item.name), getattr(new, item.name)
+        if before == after:
+            continue
+        if item.name in ("disabled_tools", "always_allow"):
+            # Tool sets: add and remove only the tools the change switched.
+            now = getattr(current, item.name)
+            changes[item.name] = frozenset((now - (before - after)) | (after - before))
+        else:
+            changes[item.name] = after
+    return replace(current, **changes)
+
+
+Stamp = tuple[int, int, int]
 
 
 class ConfigFile:
@@ -267,6 +330,16 @@ class ConfigFile:
     def save(self, config: ToolsConfig) -> None:
         save(self.path, config)
 
+    def stamp(self) -> Stamp | None:
+        """What tells this version of the file from another (inode, mtime, size), or None
+        without a file. A save renames a new file over the old, so the inode changes even
+        when two writes land within the clock's resolution."""
+        try:
+            info = self.path.stat()
+        except OSError:
+            return None
+        return (info.st_ino, info.st_mtime_ns, info.st_size)
+
 
 def _strings(value: Any, where: str) -> tuple[str, ...]:
     if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
@@ -280,6 +353,20 @@ def _string_map(value: Any, where: str) -> dict[str, str]:
     ):
         raise ConfigError(f"{where} must be an object of strings.")
     return dict(value)
+
+
+def _flag(value: Any, where: str) -> bool:
+    """true or false; the strings "true" and "false" (any case) read as what they spell, as
+    a hand-edited file may have them. Anything else is refused rather than guessed at."""
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.strip().lower() in ("true", "false"):
+        return value.strip().lower() == "true"
+    if isinstance(value, list | Mapping):
+        shown = "a list" if isinstance(value, list) else "an object"
+    else:
+        shown = json.dumps(value)
+    raise ConfigError(f"{where} must be true or false, not {shown}.")
 
 
 def _optional_string(value: Any, where: str) -> str | None:

@@ -19,7 +19,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 from llms_desktop.errors import ToolError
-from llms_desktop.tools.config import ConfigFile, ServerConfig, ToolsConfig
+from llms_desktop.tools.config import (
+    ConfigFile,
+    ServerConfig,
+    Stamp,
+    ToolsConfig,
+    merge_change,
+)
 
 if TYPE_CHECKING:
     from llms_desktop.tools.connection import Connection, ToolResult
@@ -102,6 +108,12 @@ class ToolManager:
         self._background: set[asyncio.Task[None]] = set()  # strong refs: the loop keeps weak ones
         # Replaced whole (never mutated), so other threads may read it.
         self._status: dict[str, ServerStatus] = {}
+        # mcp.json as last read or written (its stamp tells whether it changed since): the
+        # configuration in use is that plus the changes still being written. Reads and
+        # writes of the file take turns, in the order they were asked for.
+        self._disk = config
+        self._stamp: Stamp | None = None
+        self._file_turn = asyncio.Lock()
 
     # Configuration -------------------------------------------------------------------------
 
@@ -110,17 +122,57 @@ class ToolManager:
         """The servers of `mcp.json` in the data folder (read now; none start), their stderr
         logged under `logs/`; raises ConfigError for an unreadable file."""
         config_file = ConfigFile.in_folder(folder)
-        return cls(config_file.load(), log_dir=folder / "logs", config_file=config_file)
+        stamp = config_file.stamp()  # before reading: a write in between is read again later
+        manager = cls(config_file.load(), log_dir=folder / "logs", config_file=config_file)
+        manager._stamp = stamp
+        return manager
 
     @property
     def config(self) -> ToolsConfig:
         return self._config
 
     async def save_config(self, config: ToolsConfig) -> None:
-        """Use `config` and write it to mcp.json (off the caller's thread)."""
+        """Use `config`, and write what changed (from the configuration in use to `config`)
+        into mcp.json as the file is now, off the caller's thread: servers added or edited
+        outside since the file was read (`tools add`, an editor) are kept, and used from
+        then on. Raises ConfigError when the file cannot be read or written."""
+        base = self._config
         self.set_config(config)
-        if self.config_file is not None:
-            await asyncio.to_thread(self.config_file.save, config)
+        if self.config_file is None:
+            return
+        async with self._file_turn:
+            written, stamp = await asyncio.to_thread(self._write_change, base, config)
+            self._disk, self._stamp = written, stamp
+            # A change made here while this one was written (a second quick click) stays.
+            self.set_config(merge_change(config, self._config, written))
+
+    def _write_change(
+        self, base: ToolsConfig, ours: ToolsConfig
+    ) -> tuple[ToolsConfig, Stamp | None]:
+        assert self.config_file is not None
+        merged = merge_change(base, ours, self.config_file.load())
+        self.config_file.save(merged)
+        return merged, self.config_file.stamp()
+
+    async def refresh(self) -> None:
+        """Use mcp.json as changed outside since it was last read or written (one stat when
+        it was not); changes still being written here are kept. Raises ConfigError when the
+        changed file cannot be read (the configuration in use stays)."""
+        if self.config_file is None:
+            return
+        async with self._file_turn:
+            read = await asyncio.to_thread(self._read_if_changed, self._stamp)
+            if read is not None:
+                theirs, self._stamp = read
+                self.set_config(merge_change(self._disk, self._config, theirs))
+                self._disk = theirs
+
+    def _read_if_changed(self, seen: Stamp | None) -> tuple[ToolsConfig, Stamp | None] | None:
+        assert self.config_file is not None
+        stamp = self.config_file.stamp()
+        if stamp == seen:
+            return None
+        return self.config_file.load(), stamp
 
     def always_allowed(self, tool: ToolInfo) -> bool:
         server = self._config.server(tool.server)

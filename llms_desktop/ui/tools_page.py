@@ -316,14 +316,18 @@ class ToolsPage(QWidget):
         except errors.LlmsDesktopError as exc:
             self._say(str(exc), error=True)
             return
-        await self._save(result.config, result.added[0] if result.added else None)
+        if result.added:
+            await self._save(result.config, result.added[0])
         kept = (
             f" Kept the servers already named {', '.join(result.skipped)}."
             if result.skipped
             else ""
         )
+        refused = "".join(f" Skipped {reason}" for reason in result.refused)
         self._say(
-            f"Imported {len(result.added)} server(s): {', '.join(result.added) or 'none'}.{kept}"
+            f"Imported {len(result.added)} server(s): {', '.join(result.added) or 'none'}."
+            f"{kept}{refused}",
+            error=bool(result.refused) and not result.added,
         )
 
     def _on_check_clicked(self) -> None:

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import shiboken6
@@ -23,7 +25,8 @@ from llms_desktop.ui.qsettings_backend import QSettingsBackend
 from llms_desktop.ui.stream_registry import StreamRegistry
 from llms_desktop.ui.tool_approval import ToolApprovalDialog
 from llms_desktop.ui.tool_html import TOOL_LINK
-from llms_desktop.ui.tools_page import ToolsPage
+from llms_desktop.ui.tools_page import NAME_ROLE, ToolsPage
+from tests.support.cli import run_cli
 from tests.support.loopback import LoopbackServer, tool_model
 from tests.ui.conftest import QtLoop, wait_until
 
@@ -245,6 +248,7 @@ def test_tools_page_lists_switches_adds_imports_and_removes(
                     "mcpServers": {
                         "ours": {"command": "other"},
                         "web": {"url": "http://127.0.0.1:9/mcp"},
+                        "old": {"type": "sse", "url": "http://127.0.0.1:9/sse"},
                     }
                 }
             )
@@ -252,6 +256,7 @@ def test_tools_page_lists_switches_adds_imports_and_removes(
         page.import_file(claude)
         await wait_until(lambda: "Imported 1 server(s): web." in page.message.text())
         assert "Kept the servers already named ours." in page.message.text()
+        assert "Skipped MCP server 'old': the legacy SSE transport" in page.message.text()
 
         # Switch a server off, then remove one.
         page.servers.item(0).setCheckState(Qt.CheckState.Unchecked)
@@ -268,6 +273,53 @@ def test_tools_page_lists_switches_adds_imports_and_removes(
     assert list(saved) == ["ours", "web"]
     assert saved["ours"]["disabledTools"] == ["crash"]
     assert saved["ours"]["command"] == sys.executable
+    page.close()
+
+
+def test_servers_added_outside_survive_the_windows_changes_and_show_up(
+    app: App, qloop: QtLoop, loopback: LoopbackServer
+) -> None:
+    loopback.handler = tool_model([("add", '{"a": 1, "b": 1}')])
+    mcp_json = app.data_dir / "mcp.json"
+
+    def saved() -> dict[str, Any]:
+        servers: dict[str, Any] = json.loads(mcp_json.read_text())["mcpServers"]
+        return servers
+
+    async def add_outside(name: str) -> None:
+        url = f"http://127.0.0.1:9/{name}"
+        args = ("--data-dir", app.data_dir, "tools", "add", name, "--url", url)
+        result = await asyncio.to_thread(run_cli, *args)
+        assert result.returncode == 0, result.stderr
+
+    async def always_allow() -> None:
+        app.send("add")
+        await wait_until(lambda: approval_dialog() is not None, seconds=20)
+        await add_outside("web")  # while the window asks
+        dialog = approval_dialog()
+        assert dialog is not None
+        dialog.always_button.click()
+        await wait_until(lambda: not app.window.composer.streaming, seconds=20)
+
+    qloop.run(always_allow())
+    assert list(saved()) == ["ours", "web"]
+    assert saved()["ours"]["alwaysAllow"] == ["add"]
+
+    qloop.run(add_outside("later"))
+    page = ToolsPage(app.services.tool_manager, app.settings)
+    page.show()
+
+    def names() -> list[str]:
+        return [str(page.servers.item(row).data(NAME_ROLE)) for row in range(page.servers.count())]
+
+    async def on_the_page() -> None:
+        await wait_until(lambda: names() == ["ours", "web", "later"], seconds=20)
+        page.servers.item(1).setCheckState(Qt.CheckState.Unchecked)
+        await wait_until(lambda: saved()["web"].get("disabled") is True)
+
+    qloop.run(on_the_page())
+    assert list(saved()) == ["ours", "web", "later"]
+    assert saved()["ours"]["alwaysAllow"] == ["add"]
     page.close()
 
 

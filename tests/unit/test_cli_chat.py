@@ -178,6 +178,28 @@ def test_read_timeout_is_one_line(loopback: LoopbackServer) -> None:
     _assert_one_clear_line(result, "read timeout")
 
 
+def test_a_finished_answer_then_a_stalled_server_is_saved_complete(
+    loopback: LoopbackServer, tmp_path: Any
+) -> None:
+    usage = {"prompt_tokens": 4, "completion_tokens": 2, "total_tokens": 6}
+    events = [*text_chunks(["Done", "."]), chunk(usage=usage, no_choices=True)]
+    loopback.handler = routes(
+        Reply(
+            headers=[("Content-Type", "text/event-stream")],
+            pieces=[*(f"data: {json.dumps(e)}\n\n".encode() for e in events), Pause(30)],
+        )
+    )
+    data = tmp_path / "data"
+    result = run_cli(
+        "--data-dir", str(data), "chat", "--base-url", loopback.base_url, "--model", "m",
+        "--timeout", "0.5", "x",
+    )  # fmt: skip
+    assert (result.returncode, result.stdout) == (0, "Done.\n"), result.stderr
+    exported = run_cli("--data-dir", str(data), "threads", "export", "--all", "--format", "json")
+    answer = json.loads(exported.stdout)["threads"][0]["messages"][1]
+    assert (answer["status"], answer["error"], answer["completion_tokens"]) == ("complete", None, 2)
+
+
 def test_ctrl_c_stops_keeps_output_closes_connection_and_exits_130(
     loopback: LoopbackServer,
 ) -> None:

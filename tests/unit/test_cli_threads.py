@@ -268,6 +268,60 @@ def test_a_malformed_import_file_is_one_clear_line(
     )
 
 
+@pytest.mark.parametrize(
+    ("where", "key", "value", "needle"),
+    [
+        ("message", "position", 2**70, "expected a whole number from -2**63 to 2**63-1"),
+        ("message", "prompt_tokens", -(2**63) - 1, "expected a whole number from -2**63"),
+        ("message", "created_at", float("nan"), "expected a finite number or null, got nan"),
+        ("thread", "created_at", float("inf"), "expected a finite number or null, got inf"),
+        ("thread", "updated_at", 1e300, "expected a time in Unix seconds from 0 to 253370764800"),
+        ("message", "selected_at", -1.0, "expected a time in Unix seconds"),
+        ("message", "duration_ms", float("-inf"), "expected a finite number or null"),
+    ],
+)
+def test_hostile_numbers_in_an_import_are_named_by_their_path(
+    tmp_path: Path, where: str, key: str, value: float, needle: str
+) -> None:
+    thread: dict[str, Any] = {
+        "id": "t",
+        "created_at": 1.0,
+        "messages": [{"id": "m1", "role": "user", "content": "hi"}],
+    }
+    target = thread if where == "thread" else thread["messages"][0]
+    target[key] = value
+    path = tmp_path / "hostile.json"
+    path.write_text(json.dumps({"format": "llms-desktop", "version": 2, "threads": [thread]}))
+    data = tmp_path / "data"
+    line = one_error_line(run_cli("--data-dir", data, "threads", "import", path))
+    prefix = "threads[0]" if where == "thread" else "threads[0].messages[0]"
+    assert f"{prefix}.{key}: {needle}" in line
+    assert run_cli("--data-dir", data, "threads", "list").stdout == ""
+
+
+def test_hostile_llmspy_times_and_usage(tmp_path: Path) -> None:
+    def document(created: object, tokens: object, duration: object) -> str:
+        message = {"role": "assistant", "content": "x", "usage": {"tokens": tokens}}
+        message["usage"]["duration"] = duration
+        thread = {"id": "1", "createdAt": created, "messages": [message]}
+        return json.dumps({"source": "llmspy", "threads": [thread]})
+
+    data = tmp_path / "data"
+    path = tmp_path / "llmspy.json"
+    for created in (float("inf"), float("nan"), "0001-01-01T00:00:00Z"):
+        path.write_text(document(created, 1, 1))
+        line = one_error_line(run_cli("--data-dir", data, "threads", "import", path))
+        assert "threads[0].createdAt: expected an ISO 8601 date from 1970 to 9998" in line
+    # Usage is optional there: numbers that cannot be stored are left out.
+    path.write_text(document("2025-10-01T09:00:00Z", 2**70, float("nan")))
+    assert run_cli("--data-dir", data, "threads", "import", path).returncode == 0
+    shown = run_cli("--data-dir", data, "threads", "show", "1")
+    assert shown.returncode == 0, shown.stderr
+    (thread,) = export_all(data)["threads"]
+    answer = thread["messages"][0]
+    assert (answer["completion_tokens"], answer["duration_ms"]) == (None, None)
+
+
 def test_a_malformed_thread_anywhere_imports_nothing(tmp_path: Path) -> None:
     good = {
         "id": "good",

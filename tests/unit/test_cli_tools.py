@@ -8,8 +8,17 @@ from pathlib import Path
 
 import pytest
 
+from llms_desktop.store import Store
 from tests.support.cli import chat_args, one_error_line, run_cli
-from tests.support.loopback import LoopbackServer, tool_model
+from tests.support.loopback import LoopbackServer, sse_reply, text_chunks, tool_model
+from tests.support.server_harness import (
+    body,
+    client,
+    provider_config,
+    registry_of,
+    serving,
+    upstream_routes,
+)
 
 TIME_SERVER = Path(sys.executable).with_name("mcp-server-time")
 OURS = f"{sys.executable} -m tests.support.mcp_server stdio"
@@ -62,6 +71,45 @@ def test_tools_add_list_switch_import_and_remove(data: Path, tmp_path: Path) -> 
     assert [(s["name"], s["state"]) for s in as_json] == [("time", "running"), ("ours", "running")]
     crash = next(t for t in as_json[1]["tools"] if t["name"] == "crash")
     assert crash["enabled"] is False
+
+
+def test_tools_import_takes_the_servers_it_can_read_and_says_why_it_skipped_others(
+    data: Path, tmp_path: Path
+) -> None:
+    claude = tmp_path / "claude_desktop_config.json"
+    claude.write_text(
+        json.dumps(
+            {
+                "mcpServers": {
+                    "old": {"type": "sse", "url": "http://127.0.0.1:9/sse"},
+                    "files": {"command": "npx", "args": ["-y", "files"], "disabled": "false"},
+                    "off": {"command": "off", "disabled": "TRUE"},
+                    "odd": {"command": "odd", "disabled": 0},
+                    "web": {"url": "http://127.0.0.1:9/mcp"},
+                }
+            }
+        )
+    )
+    imported = run_cli("--data-dir", data, "tools", "import", claude)
+    assert imported.returncode == 0
+    assert imported.stdout == "Imported 3 server(s): files, off, web.\n"
+    assert imported.stderr.splitlines() == [
+        "Skipped MCP server 'old': the legacy SSE transport is not supported; use streamable "
+        'HTTP ("type": "http") or a command.',
+        "Skipped MCP server 'odd': \"disabled\" must be true or false, not 0.",
+    ]
+    saved = json.loads((data / "mcp.json").read_text())["mcpServers"]
+    assert list(saved) == ["time", "files", "off", "web"]
+    assert "disabled" not in saved["files"]  # the string "false" is false
+    assert saved["off"]["disabled"] is True
+
+    # Nothing readable to import: nothing changes, and the command fails.
+    claude.write_text(json.dumps({"mcpServers": {"old": {"type": "sse", "url": "http://x"}}}))
+    before = (data / "mcp.json").read_text()
+    refused = run_cli("--data-dir", data, "tools", "import", claude)
+    assert (refused.returncode, refused.stdout) == (1, "Imported 0 server(s): none.\n")
+    assert refused.stderr.startswith("Skipped MCP server 'old': the legacy SSE transport")
+    assert (data / "mcp.json").read_text() == before
 
 
 def test_tools_add_refuses_a_bad_entry(data: Path) -> None:
@@ -126,3 +174,72 @@ def test_chat_tools_without_servers_or_with_yes_alone_is_an_error(
         == "llms-desktop: error: --yes approves tool calls: it goes with --tools."
     )
     assert loopback.requests == []
+
+
+async def test_a_chat_saved_by_serve_keeps_sampling_settings_and_continues_with_mcp_tools(
+    loopback: LoopbackServer, data: Path
+) -> None:
+    loopback.handler = upstream_routes(sse_reply(text_chunks(["Noted."])))
+    client_tool = {"type": "function", "function": {"name": "client_only", "parameters": {}}}
+    request = body(
+        stream=True,
+        tools=[client_tool],
+        tool_choice="required",
+        response_format={"type": "json_object"},
+        stream_options={"include_usage": True},
+        user="someone",
+        temperature="hot",
+        top_p=0.5,
+        max_tokens=300,
+        seed=7,
+        stop=["END"],
+    )
+    with Store.open(data) as store:
+        async with (
+            serving(registry_of(provider_config("up", loopback)), store=store) as server,
+            client(server) as http,
+        ):
+            response = await http.post("/v1/chat/completions", json=request)
+        assert response.status_code == 200
+        (thread,) = store.list_threads()
+    # The client's tools, choices and ids went upstream for that request only.
+    assert loopback.requests[-1].json()["tools"] == [client_tool]
+    assert dict(thread.params) == {"top_p": 0.5, "max_tokens": 300, "seed": 7, "stop": ["END"]}
+
+    loopback.handler = tool_model([("get_current_time", '{"timezone": "UTC"}')])
+    continued = run_cli(
+        *chat_args(
+            loopback.base_url, "--data-dir", data, "--thread", thread.id, "--tools", "--yes", "t?"
+        )
+    )
+    assert continued.returncode == 0, continued.stderr
+    sent = loopback.requests[-2].json()
+    assert [tool["function"]["name"] for tool in sent["tools"]] == [
+        "get_current_time",
+        "convert_time",
+    ]
+    assert not {"tool_choice", "response_format", "user", "temperature"} & set(sent)
+    assert (sent["top_p"], sent["max_tokens"], sent["seed"]) == (0.5, 300, 7)
+    assert continued.stdout.startswith("Tool said: ")
+
+
+async def test_a_thread_an_older_serve_saved_with_client_tools_gets_the_mcp_tools(
+    loopback: LoopbackServer, data: Path
+) -> None:
+    with Store.open(data) as store:
+        thread = store.create_thread(
+            "old",
+            params={"tools": [{"type": "function", "function": {"name": "x"}}], "top_p": 0.9},
+        )
+    loopback.handler = tool_model([("get_current_time", '{"timezone": "UTC"}')])
+    result = run_cli(
+        *chat_args(
+            loopback.base_url, "--data-dir", data, "--thread", thread.id, "--tools", "--yes", "t?"
+        )
+    )
+    assert result.returncode == 0, result.stderr
+    first = loopback.requests[-2].json()
+    assert "get_current_time" in [tool["function"]["name"] for tool in first["tools"]]
+    assert first["top_p"] == 0.9
+    with Store.open(data) as store:
+        assert dict(store.get_thread(thread.id).params) == {"top_p": 0.9}

@@ -430,6 +430,28 @@ async def test_idle_read_timeout(loopback: LoopbackServer) -> None:
     await provider.aclose()
 
 
+async def test_a_finished_answer_whose_server_then_stalls_is_complete(
+    loopback: LoopbackServer,
+) -> None:
+    # finish_reason and usage, then neither [DONE] nor the end of the body.
+    events = [chunk("all "), chunk("done", finish="stop"), chunk(usage=USAGE, no_choices=True)]
+    loopback.handler = lambda r: Reply(
+        headers=[("Content-Type", "text/event-stream")],
+        pieces=[*(f"data: {json.dumps(e)}\n\n".encode() for e in events), Pause(30)],
+    )
+    provider = OpenAICompatProvider(loopback.base_url, timeouts=Timeouts(read=0.3))
+    deltas = await collect(provider, request())
+    assert text_of(deltas) == "all done"
+    assert [d for d in deltas if isinstance(d, Finish | Usage)] == [Finish("stop"), Usage(5, 3, 8)]
+    # We hung up: the stalled connection is not kept for the next request.
+    assert await asyncio.to_thread(loopback.wait_for_disconnect, 5)
+    # [DONE] without a finish_reason is still an answer that ended early (issue 17).
+    loopback.handler = lambda r: sse_reply([chunk("cut")])
+    with pytest.raises(errors.StreamEndedEarly, match=r"\[DONE\]"):
+        await collect(provider, request())
+    await provider.aclose()
+
+
 def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

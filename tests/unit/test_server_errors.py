@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import socket
 from typing import Any
 
@@ -252,6 +253,40 @@ async def test_upstream_failure_mid_stream_is_an_error_event_then_the_end(
     last = chunks(response.content)[-1]
     assert set(last) == {"error"}
     assert {"message", "type", "code"} <= set(last["error"])
+
+
+@pytest.mark.parametrize(
+    ("reply", "cause"),
+    [
+        (
+            Reply(
+                headers=[("Content-Type", "text/event-stream")],
+                pieces=[f"data: {json.dumps(chunk('partial '))}\n\n".encode()],
+                abort=True,
+            ),
+            "closed the connection before the answer finished",
+        ),
+        (sse_reply([chunk("partial ")]), "The stream ended ([DONE]) before the model finished"),
+    ],
+    ids=["hang-up", "done-without-finish"],
+)
+async def test_an_upstream_that_stops_mid_answer_is_not_called_unreachable(
+    loopback: LoopbackServer, reply: Reply, cause: str
+) -> None:
+    loopback.handler = upstream_routes(reply)
+    async with (
+        serving(registry_of(provider_config("up", loopback))) as server,
+        client(server) as http,
+    ):
+        streamed = await http.post("/v1/chat/completions", json=body(stream=True))
+        whole = await http.post("/v1/chat/completions", json=body(stream=False))
+    assert streamed.status_code == 200
+    assert streamed_text(streamed.content) == "partial "
+    for error in (chunks(streamed.content)[-1]["error"], error_of(whole, 502)):
+        assert error["code"] == "upstream_interrupted"
+        assert error["message"].startswith("Upstream provider 'up' stopped before finishing its")
+        assert cause in error["message"]
+        assert "unreachable" not in error["message"]
 
 
 async def test_api_key_is_required_when_set(loopback: LoopbackServer) -> None:

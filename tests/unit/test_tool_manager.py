@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import asyncio
+import json
 import subprocess
 import sys
 from collections.abc import AsyncIterator, Iterator
+from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from llms_desktop.errors import ToolError
-from llms_desktop.tools.config import ServerConfig, ToolsConfig
-from llms_desktop.tools.manager import ToolManager
+from llms_desktop.errors import ConfigError, ToolError
+from llms_desktop.tools.config import ConfigFile, ServerConfig, ToolsConfig
+from llms_desktop.tools.manager import ToolInfo, ToolManager
 from llms_desktop.tools.toolbox import Toolbox
 
 SERVER = (sys.executable, "-m", "tests.support.mcp_server")
@@ -152,3 +156,76 @@ def test_close_without_a_loop_stops_every_server(tmp_path: Path) -> None:
     assert runner is not None
     manager.close()
     assert not runner.thread.is_alive()
+
+
+async def test_changes_made_here_keep_what_others_wrote_to_mcp_json(tmp_path: Path) -> None:
+    from tests.support.cli import run_cli
+
+    data = tmp_path / "data"
+    ConfigFile.in_folder(data).save(ToolsConfig((ours(), ours("two"))))
+    mcp_json = data / "mcp.json"
+    manager = ToolManager.in_folder(data)  # as the window: read once, then kept
+
+    def outside(*args: str) -> None:
+        result = run_cli("--data-dir", data, "tools", *args)
+        assert result.returncode == 0, result.stderr
+
+    def saved() -> dict[str, Any]:
+        servers: dict[str, Any] = json.loads(mcp_json.read_text())["mcpServers"]
+        return servers
+
+    try:
+        outside("add", "web", "--url", "http://127.0.0.1:9/mcp")
+        outside("disable", "two", "crash")
+        await manager.allow_always(ToolInfo("ours", "echo"))  # "Always allow" in the window
+        assert list(saved()) == ["ours", "two", "web"]
+        assert saved()["ours"]["alwaysAllow"] == ["echo"]
+        assert saved()["two"]["disabledTools"] == ["crash"]
+        assert saved()["web"] == {"type": "http", "url": "http://127.0.0.1:9/mcp"}
+        assert [s.name for s in manager.config.servers] == ["ours", "two", "web"]
+
+        # A switch flipped here on a server changed outside changes only that switch.
+        outside("disable", "two", "hang")
+        two = manager.config.require("two")
+        await manager.save_config(manager.config.with_server(two.with_tool_enabled("add", False)))
+        assert saved()["two"]["disabledTools"] == ["add", "crash", "hang"]
+
+        # Servers added or removed outside are picked up when asked for (one stat otherwise).
+        outside("remove", "web")
+        outside("add", "late", "--url", "http://127.0.0.1:9/late")
+        await manager.refresh()
+        assert [s.name for s in manager.config.servers] == ["ours", "two", "late"]
+        assert manager.config.require("two").disabled_tools == {"add", "crash", "hang"}
+        stamp = mcp_json.stat()
+        await manager.refresh()
+        assert mcp_json.stat() == stamp
+
+        # Two quick changes (the second made before the first is written) both land.
+        first = asyncio.create_task(
+            manager.save_config(manager.config.with_server(ours(enabled=False)))
+        )
+        await asyncio.sleep(0)
+        late = manager.config.require("late")
+        await manager.save_config(manager.config.with_server(replace(late, timeout=5.0)))
+        await first
+        assert saved()["ours"]["disabled"] is True
+        assert saved()["late"]["timeout"] == 5.0
+        assert not manager.config.require("ours").enabled
+        assert manager.config.require("late").timeout == 5.0
+    finally:
+        await manager.aclose()
+
+
+async def test_an_unreadable_change_outside_is_reported_and_never_overwritten(
+    tmp_path: Path,
+) -> None:
+    data = tmp_path / "data"
+    ConfigFile.in_folder(data).save(ToolsConfig((ours(),)))
+    manager = ToolManager.in_folder(data)
+    (data / "mcp.json").write_text('{"mcpServers": {"ours": ')  # an editor mid-save
+    with pytest.raises(ConfigError, match="not valid JSON"):
+        await manager.refresh()
+    with pytest.raises(ConfigError, match="not valid JSON"):
+        await manager.allow_always(ToolInfo("ours", "echo"))
+    assert (data / "mcp.json").read_text() == '{"mcpServers": {"ours": '
+    assert manager.config.require("ours").command == sys.executable

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -97,12 +98,28 @@ def test_a_vs_code_servers_file_and_streamable_http_type() -> None:
         ({"command": "x", "env": {"A": 1}}, '"env" must be an object of strings'),
         ({"command": "x", "timeout": 0}, '"timeout" must be a number of seconds above 0'),
         ({"command": "x", "type": "websocket"}, "unknown type 'websocket'"),
+        ({"command": "x", "disabled": "no"}, '"disabled" must be true or false, not "no".'),
+        ({"command": "x", "disabled": 1}, '"disabled" must be true or false, not 1.'),
+        ({"command": "x", "disabled": None}, '"disabled" must be true or false, not null.'),
+        ({"command": "x", "disabled": [True]}, '"disabled" must be true or false, not a list.'),
     ],
 )
 def test_a_bad_entry_is_named(entry: dict[str, object], message: str) -> None:
     with pytest.raises(ConfigError, match="MCP server 'bad'") as caught:
         mcp_config.parse({"mcpServers": {"bad": entry}})
     assert message in str(caught.value)
+
+
+def test_disabled_as_the_string_true_or_false_reads_as_it_spells() -> None:
+    config = mcp_config.parse(
+        {
+            "mcpServers": {
+                "on": {"command": "x", "disabled": "false"},
+                "off": {"command": "x", "disabled": " True "},
+            }
+        }
+    )
+    assert (config.require("on").enabled, config.require("off").enabled) == (True, False)
 
 
 def test_a_missing_file_is_empty_and_broken_json_is_reported(tmp_path: Path) -> None:
@@ -124,3 +141,29 @@ def test_import_adds_new_servers_and_keeps_configured_ones(tmp_path: Path) -> No
     assert [s.name for s in result.config.servers] == ["time", "remote"]
     with pytest.raises(ConfigError, match="does not exist"):
         import_servers(mine, tmp_path / "nope.json")
+
+
+def test_a_change_merges_into_the_file_as_it_is_now() -> None:
+    a, b = ServerConfig("a", command="a"), ServerConfig("b", command="b")
+    base = ToolsConfig((a, b))
+    # Elsewhere: b removed, c added, a's tool x switched off, a top-level key added.
+    theirs = ToolsConfig(
+        (replace(a, disabled_tools=frozenset({"x"})), ServerConfig("c", command="c")),
+        {"theme": "dark"},
+    )
+    # Here: a's tool y switched off and a timeout set, b's switch flipped, d added.
+    ours = ToolsConfig(
+        (
+            replace(a, disabled_tools=frozenset({"y"}), timeout=5.0),
+            replace(b, enabled=False),
+            ServerConfig("d", url="http://127.0.0.1:9/mcp"),
+        )
+    )
+    merged = mcp_config.merge_change(base, ours, theirs)
+    assert [s.name for s in merged.servers] == ["a", "c", "d"]  # b stays removed
+    assert merged.require("a").disabled_tools == {"x", "y"}
+    assert merged.require("a").timeout == 5.0
+    assert merged.extra == {"theme": "dark"}
+    # Renamed here: the old name goes, the new one comes.
+    renamed = mcp_config.merge_change(base, ToolsConfig((replace(a, name="a2"), b)), theirs)
+    assert [s.name for s in renamed.servers] == ["c", "a2"]
