@@ -20,6 +20,9 @@ from tests.support.loopback import LoopbackServer, Pause, Reply, chunk, json_rep
 from tests.ui.conftest import QtLoop, wait_until
 from tests.ui.test_main_window import App, type_and_send
 
+# Measures event-loop stalls: runs after the parallel part of the suite, alone on the machine.
+pytestmark = pytest.mark.timing
+
 
 def sse(chunks: list[dict[str, Any]], pause: float = 0.0) -> Reply:
     pieces: list[bytes | Pause] = []

@@ -24,6 +24,9 @@ from llms_desktop.ui.stream_registry import StreamRegistry
 from tests.ui.conftest import QtLoop, wait_until
 from tests.ui.test_store_lock import TickGaps
 
+# Measures event-loop stalls: runs after the parallel part of the suite, alone on the machine.
+pytestmark = pytest.mark.timing
+
 DELAY = 0.8  # seconds each keychain call takes
 
 

@@ -255,6 +255,7 @@ def test_refused_connection_shows_a_banner(
     assert not app.window.composer.streaming
 
 
+@pytest.mark.timing  # measures event-loop gaps: runs alone
 def test_event_loop_keeps_ticking_while_a_long_answer_streams(
     app: App, qloop: QtLoop, loopback: LoopbackServer
 ) -> None:

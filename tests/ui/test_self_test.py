@@ -31,6 +31,7 @@ def run_self_test(*args: str) -> tuple[subprocess.CompletedProcess[str], float]:
     return result, time.perf_counter() - started
 
 
+@pytest.mark.timing  # bounds its time: runs alone
 def test_self_test_prints_ok_within_seconds_and_leaves_home_alone(isolated_home: Path) -> None:
     result, seconds = run_self_test()
     assert (result.returncode, result.stdout, result.stderr) == (0, "ok\n", "")

@@ -22,6 +22,9 @@ from tests.support.loopback import LoopbackServer
 from tests.ui.conftest import QtLoop, wait_until
 from tests.ui.test_main_window import routed, slow_words, type_and_send
 
+# Measures event-loop stalls: runs after the parallel part of the suite, alone on the machine.
+pytestmark = pytest.mark.timing
+
 # Another process: take the database's write lock, say so, hold it, let go.
 HOLD_LOCK = """
 import sqlite3, sys, time

@@ -493,6 +493,7 @@ FIRST_USE = textwrap.dedent(
 )
 
 
+@pytest.mark.timing  # measures event-loop gaps: runs alone
 def test_first_use_imports_the_sdk_off_the_loop_silently_and_outside_the_cwd(
     tmp_path: Path,
 ) -> None:
