@@ -69,6 +69,10 @@ def run_gui(data_dir: str | None = None, *, quit_after_show: bool = False) -> in
     """
     started = time.perf_counter()
     from PySide6.QtCore import QCoreApplication, QTimer
+
+    from llms_desktop.ui.source_scan import stop_caching_sources
+
+    stop_caching_sources()  # before the imports below, whose sources it would keep
     from PySide6.QtGui import QIcon
     from PySide6.QtWidgets import QApplication, QMessageBox
 
