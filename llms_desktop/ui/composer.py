@@ -8,6 +8,7 @@ from PySide6.QtCore import QMimeData, Qt, Signal
 from PySide6.QtGui import (
     QDragEnterEvent,
     QDropEvent,
+    QFocusEvent,
     QFont,
     QIcon,
     QImage,
@@ -115,6 +116,20 @@ class PromptEdit(QPlainTextEdit):
         self.setFixedHeight(lines * metrics.lineSpacing() + frame + 4)
 
 
+class ModelPicker(QComboBox):
+    """The model picker; says when the user reaches for it, so the list can be fetched."""
+
+    reached = Signal()
+
+    def showPopup(self) -> None:
+        self.reached.emit()
+        super().showPopup()
+
+    def focusInEvent(self, event: QFocusEvent) -> None:
+        self.reached.emit()
+        super().focusInEvent(event)
+
+
 class Composer(QWidget):
     """Attachments, prompt, model picker and Send/Stop.
 
@@ -123,6 +138,7 @@ class Composer(QWidget):
             the attachments stay in `attachments` until the sender takes them.
         stop_requested(): Stop clicked, or Esc pressed (stops an answer or a pending retry).
         model_chosen(str): the user picked or typed a model id.
+        models_wanted(): the user typed in the prompt or reached for the picker.
         edit_cancelled(): Esc or Cancel while editing a sent message (the box is cleared).
         attach_requested(): the Attach button (pick files).
         files_offered(list): local files pasted or dropped on the prompt or the composer.
@@ -132,6 +148,7 @@ class Composer(QWidget):
     send_requested = Signal(str)
     stop_requested = Signal()
     model_chosen = Signal(str)
+    models_wanted = Signal()
     edit_cancelled = Signal()
     attach_requested = Signal()
     files_offered = Signal(list)
@@ -150,7 +167,7 @@ class Composer(QWidget):
         )
         self.attach_button.setAccessibleName("Attach files")
         self.prompt = PromptEdit(self)
-        self.model_picker = QComboBox(self)
+        self.model_picker = ModelPicker(self)
         self.model_picker.setObjectName("modelPicker")
         self.model_picker.setEditable(True)
         self.model_picker.setInsertPolicy(QComboBox.InsertPolicy.NoInsert)
@@ -206,6 +223,8 @@ class Composer(QWidget):
         self.prompt.escape_pressed.connect(self._on_escape)
         self.send_button.clicked.connect(self._on_button_clicked)
         self.model_picker.activated.connect(self._on_model_activated)
+        self.model_picker.reached.connect(self.models_wanted)
+        self.prompt.textChanged.connect(self.models_wanted)
         self._model_edit.editingFinished.connect(self._on_model_activated)
         self.edit_cancel.clicked.connect(self._on_edit_cancelled)
         self.attach_button.clicked.connect(self.attach_requested)

@@ -239,6 +239,7 @@ class MainWindow(QMainWindow):
         self.composer.send_requested.connect(c.send)
         self.composer.stop_requested.connect(c.stop)
         self.composer.model_chosen.connect(c.models.choose)
+        self.composer.models_wanted.connect(c.models.want)
         self.composer.edit_cancelled.connect(c.actions.cancel_editing)
         self.composer.attach_requested.connect(c.attachments.pick_files)
         self.composer.files_offered.connect(c.attachments.add_paths)
@@ -297,9 +298,10 @@ class MainWindow(QMainWindow):
 
     # Background work --------------------------------------------------------------------------
     def start_background_work(self) -> None:
-        """List the models (and look for local servers on first run); needs the running loop."""
+        """Let the model list be fetched once the user reaches for it, and look for local
+        servers on first run; needs the running loop."""
         self._started = True
-        self.controller.models.refresh()
+        self.controller.models.start()
         if self.chat_stack.currentWidget() is self.welcome:
             self.first_run.look()
 

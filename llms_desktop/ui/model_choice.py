@@ -21,6 +21,8 @@ class ModelChoice(QObject):
         self.services = services
         self.parts = parts
         self._task: asyncio.Task[None] | None = None
+        self._running = False  # the event loop runs: tasks can be made
+        self._wanted = False  # the user has reached for the list (or typed a prompt)
 
     def chosen(self) -> str:
         """The model to send to: the picker's, else the one remembered."""
@@ -40,6 +42,25 @@ class ModelChoice(QObject):
         model = model.strip()
         if model:
             self.services.settings.set(keys.LAST_MODEL, model)
+
+    def start(self) -> None:
+        """The event loop runs; list the models now if the user already wants them."""
+        self._running = True
+        if self._wanted:
+            self.refresh()
+
+    def want(self) -> None:
+        """The user typed a prompt or reached for the picker: list the models, once.
+
+        Not at start-up: opening the window sends nothing to any provider, and httpx, its
+        TLS context and the request (about 11 MB and 30 ms) wait until the list can matter.
+        The picker shows the model picked last meanwhile, and a message goes to it.
+        """
+        if self._wanted:
+            return
+        self._wanted = True
+        if self._running:
+            self.refresh()
 
     def refresh(self, *, force: bool = False) -> None:
         """Ask the providers for their models in the background; the picker fills when done."""

@@ -66,13 +66,17 @@ def test_model_picked_before_quitting_is_used_after_a_relaunch(
     def model_lists() -> int:
         return sum(1 for r in loopback.requests if r.path.endswith("/models"))
 
-    # First launch: the picker fills from the server; pick the second model and quit.
+    # First launch: nothing is asked of the server until the user reaches for the picker;
+    # then it fills from the server; pick the second model and quit.
     first = launch(data)
     window = desktop.wait_for_window(TITLE)
-    poll(lambda: model_lists() == 1, what="the first launch to ask for the models")
-    time.sleep(1.0)  # the list reaches the picker a moment after the server answered
+    time.sleep(1.0)
+    assert model_lists() == 0, "opening the window asked the provider for its models"
     desktop.focus(window)
-    desktop.key("Tab", "Down")  # from the prompt into the model picker, then the next model
+    desktop.key("Tab")  # from the prompt into the model picker
+    poll(lambda: model_lists() == 1, what="the picker to ask for the models")
+    time.sleep(1.0)  # the list reaches the picker a moment after the server answered
+    desktop.key("Down")  # the next model
     desktop.key("ctrl+q")
     assert first.wait() == 0, first.output()
     assert Settings(QSettingsBackend(data)).get(keys.LAST_MODEL) == "p/qa-model"
@@ -90,7 +94,7 @@ def test_model_picked_before_quitting_is_used_after_a_relaunch(
     assert chat[0].json()["messages"][-1] == {"role": "user", "content": "Which model are you?"}
     poll(lambda: bool(answers(data)) and answers(data)[0][0] == "complete", what="the answer")
     assert answers(data) == [("complete", "qa-model", "Hi from the server.")]
-    poll(lambda: model_lists() == 2, what="the second launch to ask for the models")
+    poll(lambda: model_lists() == 2, what="typing a prompt to ask for the models")
     window = desktop.wait_for_window("^Model check — llms-desktop$")  # titled by the model
     desktop.key("ctrl+q")
     assert second.wait() == 0, second.output()

@@ -6,8 +6,8 @@ import linecache
 import sys
 from pathlib import Path
 
-import pytest
 import PySide6.QtCore  # noqa: F401  (loads PySide6's import hook)
+import pytest
 
 from llms_desktop.ui.source_scan import stop_caching_sources
 
