@@ -30,4 +30,4 @@ def stop_caching_sources() -> None:
     """
     feature = sys.modules.get("PySide6.support.feature")
     if feature is not None and callable(getattr(feature, "_mod_uses_pyside", None)):
-        feature._mod_uses_pyside = mentions_pyside
+        setattr(feature, "_mod_uses_pyside", mentions_pyside)  # noqa: B010 (a private name)
