@@ -176,7 +176,7 @@ def run_gui(data_dir: str | None = None, *, quit_after_show: bool = False) -> in
         hints.colorSchemeChanged.connect(lambda _scheme: on_theme_changed())
 
     async def main() -> None:
-        from llms_desktop.ui.event_loop import install_asyncgen_hooks
+        from llms_desktop.ui.event_loop import cancel_leftover_tasks, install_asyncgen_hooks
 
         install_asyncgen_hooks()
         for window in windows:
@@ -194,6 +194,7 @@ def run_gui(data_dir: str | None = None, *, quit_after_show: bool = False) -> in
         # Quitting mid-answer keeps the partial text: stop each stream and let it save.
         await api_server.stop()
         await registry.stop_all()
+        await cancel_leftover_tasks()
         await services.aclose()
         # The last writes (answers stopped above) finish before the connection closes; on a
         # thread of its own: qasync's default executor starts ten threads and joins them all
