@@ -137,7 +137,6 @@ def run_gui(data_dir: str | None = None, *, quit_after_show: bool = False) -> in
     if quit_after_show:
         print(f"window shown in {shown_ms:.0f} ms", flush=True)
     first.controller.open_last_thread()  # where the user left off, right after the first paint
-    first.chat_view.warm_up_later()
     import qasync
 
     if store.recovered_from is not None:

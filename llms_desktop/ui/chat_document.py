@@ -10,6 +10,7 @@ from PySide6.QtGui import QColor, QTextBlockFormat, QTextCharFormat, QTextCursor
 from llms_desktop.accumulate import Accumulator
 from llms_desktop.chunk_render import SPACER_STYLE, AnswerRender
 from llms_desktop.markdown_stream import Chunk, MarkdownStream, reference_definitions
+from llms_desktop.render_cache import RenderCache, Rendered
 from llms_desktop.types import Message, ToolCallDelta
 from llms_desktop.ui.message_html import MessageHtml, with_spacer
 
@@ -57,6 +58,20 @@ class ChatDocument:
         self.messages: list[Message] = []
         self.expanded: set[str] = set()
         self._live: _Live | None = None
+        # Chats rendered before (see render_cache); None renders every time.
+        self.cache: RenderCache | None = None
+        self._shown_key: str | None = None
+
+    def _render_inputs(self) -> list[object]:
+        """Everything the finished messages' HTML depends on, for the render cache's key."""
+        versions = sorted((key, repr(value)) for key, value in self.builder.versions.items())
+        return [self.messages, sorted(self.expanded), versions, self.builder.colors]
+
+    def keep_rendered(self) -> None:
+        """Keep what the document shows for the next start, if it is a whole rendered chat
+        (nothing streamed or appended since)."""
+        if self.cache is not None and self._shown_key is not None and self._live is None:
+            self.cache.keep(self._shown_key)
 
     # Whole-thread rendering -------------------------------------------------------------
     def show(self, messages: list[Message]) -> None:
@@ -68,11 +83,23 @@ class ChatDocument:
     def rebuild(self) -> None:
         """Render everything again (after a theme or expand/collapse change), live tail included."""
         self.builder.codes.clear()
-        units: list[str] = []
-        for message in self.messages:
-            units.extend(self.builder.message_units(message, expanded=message.id in self.expanded))
-        self.document.setHtml("".join(with_spacer(unit) for unit in units))
         live = self._live
+        cache = self.cache if live is None else None
+        key = cache.key(self._render_inputs()) if cache is not None else None
+        rendered = cache.get(key) if cache is not None and key is not None else None
+        if rendered is not None:
+            self.builder.codes.update(rendered.codes)
+        else:
+            units: list[str] = []
+            for message in self.messages:
+                units.extend(
+                    self.builder.message_units(message, expanded=message.id in self.expanded)
+                )
+            rendered = Rendered("".join(with_spacer(unit) for unit in units), {})
+            if cache is not None and key is not None:
+                cache.put(key, Rendered(rendered.html, dict(self.builder.codes)))
+        self.document.setHtml(rendered.html)
+        self._shown_key = key  # the document is exactly that entry, until something is added
         if live is not None:
             live.tail_units.clear()
             live.tail_starts.clear()
@@ -102,6 +129,7 @@ class ChatDocument:
         self.finish_now()
         live = _Live(message=message, render=self.builder.answer(message))
         self._live = live
+        self._shown_key = None
         self._append(self.builder.header(message))
         live.tail_start = self._end()
         self._render_tail(live)
@@ -211,6 +239,7 @@ class ChatDocument:
         if self._live is not None:
             raise RuntimeError("cannot append a message while an answer streams")
         self.messages.append(message)
+        self._shown_key = None
         for unit in self.builder.message_units(message, expanded=message.id in self.expanded):
             self._append(unit)
 
@@ -319,6 +348,7 @@ class ChatDocument:
         return self.document.characterCount() - 1
 
     def _append(self, unit: str) -> None:
+        self._shown_key = None  # the document is more than a rendered chat now
         cursor = QTextCursor(self.document)
         cursor.movePosition(QTextCursor.MoveOperation.End)
         unit = with_spacer(unit)

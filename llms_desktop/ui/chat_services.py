@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from llms_desktop import turns
@@ -54,6 +55,7 @@ class ChatServices(Protocol):
     settings: Settings
     registry: StreamRegistry
     providers: ProviderSetup
+    data_folder: Path | None  # where the render cache lives (None: nowhere)
 
     async def resolve(self, model_ref: str) -> ResolvedModel:
         """The provider serving a `provider/model` id ("" for the default) and the model."""

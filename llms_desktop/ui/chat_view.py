@@ -73,12 +73,16 @@ class ChatView(QTextBrowser):
         # Where attachments' bytes are (the store's data folder), for thumbnails and links.
         self.attachment_files: Blobs | None = None
         self._thumbnails: OrderedDict[str, QImage] = OrderedDict()
+        self._warmed = False
         self._connect_signals()
 
     def warm_up_later(self) -> None:
-        """Load markdown-it, pygments and a lexer in the background, once the window is up:
-        the first answer would otherwise pay for them mid-stream."""
-        threading.Thread(target=self._builder.renderer.warm_up, daemon=True).start()
+        """Load markdown-it, pygments and a lexer in the background (once), when an answer is
+        in sight (the user types): it would otherwise pay for them mid-stream. Not at start:
+        the work would hold the interpreter lock the window's own start needs."""
+        if not self._warmed:
+            self._warmed = True
+            threading.Thread(target=self._builder.renderer.warm_up, daemon=True).start()
 
     def _connect_signals(self) -> None:
         self.anchorClicked.connect(self._on_anchor_clicked)

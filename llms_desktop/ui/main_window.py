@@ -21,6 +21,7 @@ from PySide6.QtWidgets import (
 from llms_desktop import __version__
 from llms_desktop import settings as keys
 from llms_desktop.providers.discovery import KNOWN_SERVERS, LocalServerKind
+from llms_desktop.render_cache import RenderCache
 from llms_desktop.types import Thread
 from llms_desktop.ui.chat_controller import ChatController
 from llms_desktop.ui.chat_find import ChatFinder, FindBar
@@ -88,6 +89,8 @@ class MainWindow(QMainWindow):
         self.chat_view = ChatView(self, dark=resolve_dark(settings.theme))
         self.chat_view.set_font_size(settings.font_size)
         self.chat_view.attachment_files = services.store.blobs
+        folder = services.data_folder
+        self.chat_view.chat.cache = RenderCache(folder / "render-cache" if folder else None)
         self.welcome = WelcomePage(self)
         self.chat_stack = QStackedWidget(self)
         self.chat_stack.addWidget(self.chat_view)
@@ -240,6 +243,7 @@ class MainWindow(QMainWindow):
         self.composer.stop_requested.connect(c.stop)
         self.composer.model_chosen.connect(c.models.choose)
         self.composer.models_wanted.connect(c.models.want)
+        self.composer.models_wanted.connect(self.chat_view.warm_up_later)
         self.composer.edit_cancelled.connect(c.actions.cancel_editing)
         self.composer.attach_requested.connect(c.attachments.pick_files)
         self.composer.files_offered.connect(c.attachments.add_paths)
@@ -439,6 +443,7 @@ class MainWindow(QMainWindow):
 
     def closeEvent(self, event: QCloseEvent) -> None:
         self.save_state()
+        self.chat_view.chat.keep_rendered()  # the next start shows this chat without rendering
         self.controller.shutdown()
         self._unsubscribe()
         self.closed.emit()

@@ -82,3 +82,85 @@ def test_the_first_frame_imports_no_renderer_network_or_keychain_module(tmp_path
     # They do load once needed: the chat reopened after the first frame has a code block,
     # and the loop needs qasync.
     assert {"markdown_it", "pygments", "qasync"} <= set(seen["at_exit"])
+
+
+RELAUNCH = """
+import json, sys
+from pathlib import Path
+from llms_desktop import settings as keys
+from llms_desktop.settings import Settings
+from llms_desktop.store import Store
+from llms_desktop.ui.qsettings_backend import QSettingsBackend
+import llms_desktop.ui.application as application
+from llms_desktop.ui.chat_controller import ChatController
+
+folder, answer = Path(sys.argv[1]), sys.argv[2]
+store = Store.open(folder)
+threads = store.list_threads()
+if not threads:
+    thread = store.create_thread("Earlier chat", model="m")
+    store.add_message(thread.id, "user", "Show code")
+    store.add_message(thread.id, "assistant", answer)
+    Settings(QSettingsBackend(folder)).set(keys.LAST_THREAD, thread.id)
+else:
+    last = [m for m in store.messages(threads[0].id) if m.role == "assistant"][0]
+    if last.content != answer:
+        store.finish_message(last.id, "complete", content=answer)
+store.close()
+
+shown = {}
+real = ChatController.open_last_thread
+
+def spy(self):
+    real(self)
+    shown["text"] = self.parts.chat_view.toPlainText()
+
+ChatController.open_last_thread = spy
+code = application.run_gui(str(folder), quit_after_show=True)
+loaded = {name.split(".")[0] for name in sys.modules}
+print("RESULT " + json.dumps({"code": code, "text": shown["text"],
+                              "rendered": "markdown_it" in loaded or "pygments" in loaded}))
+"""
+
+
+def relaunch(folder: Path, answer: str, home: Path) -> dict[str, object]:
+    env = {
+        **os.environ,
+        "QT_QPA_PLATFORM": "offscreen",
+        "LLMS_DESKTOP_HOME": str(home),
+        "OPENAI_BASE_URL": "http://127.0.0.1:9/v1",
+        "OPENAI_API_KEY": "sk-test",
+    }
+    result = subprocess.run(
+        [sys.executable, "-c", RELAUNCH, str(folder), answer],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
+        check=True,
+    )
+    line = next(line for line in result.stdout.splitlines() if line.startswith("RESULT "))
+    outcome: dict[str, object] = json.loads(line.removeprefix("RESULT "))
+    assert outcome["code"] == 0
+    return outcome
+
+
+def test_a_relaunch_shows_the_last_chat_without_rendering_it_again(tmp_path: Path) -> None:
+    folder, home = tmp_path / "data", tmp_path / "home"
+    first = relaunch(folder, "Here:\n\n```python\nprint('hi')\n```\n", home)
+    assert first["rendered"] is True
+    assert "print('hi')" in str(first["text"])
+    cached = list((folder / "render-cache").iterdir())
+    assert len(cached) == 1
+    assert oct(cached[0].stat().st_mode & 0o777) == "0o600"
+
+    second = relaunch(folder, "Here:\n\n```python\nprint('hi')\n```\n", home)
+    assert second["rendered"] is False  # neither markdown-it nor pygments was needed
+    assert second["text"] == first["text"]
+
+    # The stored answer changed (another process, an edit): rendered afresh, never stale.
+    third = relaunch(folder, "Changed:\n\n```python\nprint('bye')\n```\n", home)
+    assert third["rendered"] is True
+    assert "print('bye')" in str(third["text"])
+    assert "print('hi')" not in str(third["text"])
+    assert len(list((folder / "render-cache").iterdir())) == 1
