@@ -119,7 +119,7 @@ class RenderCache:
             return None
         try:
             data = json.loads(self._path(key).read_text(encoding="utf-8"))
-        except (OSError, ValueError):
+        except (OSError, ValueError, RecursionError):
             return None  # none kept for this key, or a damaged file: render as usual
         if not isinstance(data, dict) or data.get("key") != key:
             return None

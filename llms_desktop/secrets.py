@@ -126,7 +126,7 @@ class KeyStore:
             data = json.loads(self._fallback_path.read_text())
         except FileNotFoundError:
             return {}
-        except (OSError, ValueError) as exc:
+        except (OSError, ValueError, RecursionError) as exc:
             raise errors.ConfigError(
                 f"The key file {self._fallback_path} is unreadable: {exc}"
             ) from exc

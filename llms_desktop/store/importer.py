@@ -55,6 +55,10 @@ def loads(text: str, source: str = "the file") -> Parsed:
         raise ImportFormatError(
             f"{source} is not valid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})."
         ) from exc
+    except RecursionError:
+        raise ImportFormatError(
+            f"{source} is JSON nested too deeply to read: it is not an export."
+        ) from None
     return parse(document, source)
 
 

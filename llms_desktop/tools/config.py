@@ -221,6 +221,8 @@ def _read(path: Path) -> Any:
         return json.loads(text) if text.strip() else {}
     except ValueError as exc:
         raise ConfigError(f"{path} is not valid JSON: {exc}.") from None
+    except RecursionError:
+        raise ConfigError(f"{path} is JSON nested too deeply to read.") from None
 
 
 def save(path: Path, config: ToolsConfig) -> None:

@@ -217,6 +217,8 @@ def parse_arguments(raw: Any) -> dict[str, Any] | str:
             f"The arguments are not valid JSON ({exc}); nothing was run. Call the tool again "
             "with a JSON object as its arguments."
         )
+    except RecursionError:
+        return "The arguments are JSON nested too deeply to read; nothing was run."
     if not isinstance(value, dict):
         return "The arguments must be a JSON object; nothing was run."
     return value

@@ -290,8 +290,8 @@ class ProvidersPage(QWidget):
             params = json.loads(params_text) if params_text else {}
             if not isinstance(params, dict):
                 raise ValueError("not an object")
-        except ValueError as exc:
-            self._say(f"Parameters must be a JSON object: {exc}", error=True)
+        except (ValueError, RecursionError) as exc:
+            self._say(f"Parameters must be a JSON object: {exc or 'nested too deeply'}", error=True)
             return
         models = tuple(line.strip() for line in self.models_edit.toPlainText().splitlines())
         updated = replace(

@@ -248,6 +248,7 @@ def test_importing_an_llmspy_export(tmp_path: Path) -> None:
     ("content", "needle"),
     [
         ("{not json", "not valid JSON"),
+        ("[" * 100_000, "nested too deeply"),
         ("[]", "expected a JSON object"),
         ('{"threads": []}', "not an llms-desktop export"),
         ('{"source": "llmspy", "threads": {}}', "threads: expected a list"),

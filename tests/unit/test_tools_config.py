@@ -128,6 +128,15 @@ def test_a_missing_file_is_empty_and_broken_json_is_reported(tmp_path: Path) -> 
     broken.write_text("{not json")
     with pytest.raises(ConfigError, match=r"mcp\.json is not valid JSON"):
         mcp_config.load(broken)
+    broken.write_text("[" * 100_000)  # parses no better: nested too deeply for Python
+    with pytest.raises(ConfigError, match=r"mcp\.json is JSON nested too deeply"):
+        mcp_config.load(broken)
+
+
+def test_arguments_nested_too_deeply_are_a_message_to_the_model() -> None:
+    from llms_desktop.tools.loop import parse_arguments
+
+    assert "nested too deeply" in str(parse_arguments("[" * 100_000))
 
 
 def test_import_adds_new_servers_and_keeps_configured_ones(tmp_path: Path) -> None:
