@@ -31,6 +31,16 @@ _DNS_PHRASES = (
 _TLS_PHRASES = ("[ssl", "certificate verify failed", "wrong version number", "tlsv1 alert")
 
 
+def _raw_message(raw: str) -> str:
+    """The message in an upstream's raw error text: its JSON's message, else the text."""
+    try:
+        nested = json.loads(raw)
+    except (ValueError, RecursionError):
+        return raw
+    found = message_from_payload(nested) if isinstance(nested, dict) else None
+    return found or raw
+
+
 def message_from_payload(payload: Any) -> str | None:
     """The human message in an error payload: `error.message`, `error`, `message` or `detail`."""
     if not isinstance(payload, dict):
@@ -38,12 +48,19 @@ def message_from_payload(payload: Any) -> str | None:
     error = payload.get("error")
     if isinstance(error, dict):
         message = error.get("message") or error.get("msg")
-        if isinstance(message, str) and message.strip():
-            return message.strip()
-        # OpenRouter nests the upstream's words in error.metadata.raw.
+        message = message.strip() if isinstance(message, str) else ""
+        # OpenRouter says "Provider returned error" and nests the upstream's own words
+        # (often JSON) in error.metadata.raw, naming that upstream in provider_name.
         metadata = error.get("metadata")
-        if isinstance(metadata, dict) and isinstance(metadata.get("raw"), str):
-            return str(metadata["raw"]).strip()
+        raw = metadata.get("raw") if isinstance(metadata, dict) else None
+        if isinstance(raw, str) and raw.strip():
+            inner = _raw_message(raw.strip())
+            upstream = metadata.get("provider_name") if isinstance(metadata, dict) else None
+            if isinstance(upstream, str) and upstream.strip():
+                message = f"{message} ({upstream.strip()})" if message else upstream.strip()
+            return f"{message}: {inner}" if message and inner != message else inner
+        if message:
+            return message
     if isinstance(error, str) and error.strip():
         return error.strip()
     # llms.py (ServiceStack) wraps its errors as {"responseStatus": {"errorCode", "message"}}.

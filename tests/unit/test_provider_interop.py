@@ -7,6 +7,7 @@ bytes that are not UTF-8, JSON nested too deeply, a TLS peer that never answers.
 
 from __future__ import annotations
 
+import json
 import socket
 import threading
 import time
@@ -182,6 +183,26 @@ async def test_llms_py_response_status_is_unwrapped(
     loopback.handler = lambda r: json_reply(body, status=200)
     with pytest.raises(errors.StreamError, match="Model not found"):
         await collect(provider, request(stream=False))
+
+
+async def test_openrouter_upstream_words_are_shown_with_its_name(
+    loopback: LoopbackServer, provider: OpenAICompatProvider
+) -> None:
+    # OpenRouter's documented shape: "message" is always there; the reason is in metadata.raw.
+    raw = json.dumps({"error": {"message": "max_tokens is too large for this model"}})
+    body = {
+        "error": {
+            "message": "Provider returned error",
+            "code": 400,
+            "metadata": {"raw": raw, "provider_name": "Groq"},
+        }
+    }
+    loopback.handler = lambda r: json_reply(body, status=400)
+    with pytest.raises(errors.HTTPStatusError) as info:
+        await collect(provider, request())
+    assert str(info.value) == (
+        "HTTP 400: Provider returned error (Groq): max_tokens is too large for this model"
+    )
 
 
 def limited(status: int, headers: list[tuple[str, str]]) -> Reply:
