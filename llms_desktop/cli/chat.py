@@ -44,8 +44,8 @@ def register(commands: Any) -> None:
     parser.add_argument(
         "--model",
         metavar="M",
-        help="model id, or provider/model (default: $LLMS_DESKTOP_MODEL, else the first model "
-        "the provider lists)",
+        help="model id, or provider/model (default: $LLMS_DESKTOP_MODEL, else the "
+        "provider's first model in sort order)",
     )
     parser.add_argument("--system", metavar="TEXT", help="system prompt")
     parser.add_argument(
@@ -137,7 +137,8 @@ def run(args: argparse.Namespace) -> int:
         if not args.thread:
             raise errors.ConfigError(f"{flag} needs --thread ID.")
         if again and args.prompt is not None:
-            raise errors.ConfigError(f"{flag} takes no PROMPT: it answers the thread again.")
+            what = "it continues the last answer" if args.continue_answer else "it answers again"
+            raise errors.ConfigError(f"{flag} takes no PROMPT: {what}.")
         if again and args.attach:
             raise errors.ConfigError(f"{flag} sends no new message: --attach cannot go with it.")
     if args.prompt is None and not again and not args.attach:

@@ -45,6 +45,7 @@ class Listing:
 
     models: tuple[str, ...] | None
     problem: str | None = None
+    refused: bool = False  # the provider refused the key (401/403): a model id will not help
 
 
 def _key(config: ProviderConfig) -> _Key:
@@ -223,7 +224,7 @@ async def _list(provider: Provider) -> Listing:
         return Listing(tuple(model.id for model in await provider.list_models()))
     except errors.HTTPStatusError as exc:
         where = f"GET {exc.url} -> " if exc.url else ""
-        return Listing(None, f"{where}{exc}")
+        return Listing(None, f"{where}{exc}", refused=exc.status in (401, 403))
     except errors.LlmsDesktopError as exc:
         return Listing(None, str(exc))
 
@@ -234,6 +235,10 @@ def first_listed(name: str, listing: Listing, how_to_choose: str) -> str:
         return listing.models[0]
     if listing.models is not None:
         raise errors.ConfigError(f"No model was chosen and {name} lists none: {how_to_choose}.")
+    if listing.refused:
+        raise errors.ConfigError(
+            f"Listing the models of {name} was refused ({listing.problem}): check its API key."
+        )
     raise errors.ConfigError(
         f"No model was chosen and listing the models of {name} failed ({listing.problem}): "
         f"{how_to_choose}."

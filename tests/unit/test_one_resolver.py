@@ -214,3 +214,15 @@ def test_chat_to_the_only_provider_by_a_bare_id_it_does_not_list(
     result = run_cli("chat", "--model", "my-gguf", "hi")
     assert result.returncode == 0, result.stderr
     assert loopback.requests[-1].json()["model"] == "my-gguf"
+
+
+def test_chat_without_a_model_whose_key_is_refused_points_at_the_key(
+    loopback: LoopbackServer,
+) -> None:
+    loopback.handler = lambda r: json_reply({"error": {"message": "Invalid API Key"}}, status=401)
+    result = run_cli("chat", "--base-url", loopback.base_url, "hi")
+    assert result.returncode == 1
+    line = result.stderr.strip()
+    assert "HTTP 401: Invalid API Key" in line
+    assert line.endswith("check its API key.")
+    assert "--model" not in line  # naming a model would only be refused again
