@@ -374,6 +374,7 @@ class _Answer:
             tokens_estimated=usage["estimated"],
             ttft_ms=usage["ttft_ms"],
             duration_ms=usage["duration_ms"],
+            finish_reason=acc.finish_reason if status == "complete" else None,
         )
         if self.writer is None:
             return final, None
@@ -387,6 +388,7 @@ class _Answer:
                 tool_calls=final.tool_calls,
                 error=error,
                 usage=usage,
+                finish_reason=final.finish_reason,
             )
 
         try:

@@ -29,6 +29,16 @@ if TYPE_CHECKING:
 TITLE_LENGTH = 60
 # Answers that ended before the model finished: Continue asks for the rest of them.
 CONTINUABLE = ("cancelled", "error", "interrupted")
+CUT_OFF = "length"  # the finish_reason of an answer that reached the token limit
+
+
+def can_continue(message: Message) -> bool:
+    """Whether an answer has more to come: stopped, failed, interrupted, or cut off at the
+    token limit (max_tokens)."""
+    return message.role == "assistant" and (
+        message.status in CONTINUABLE
+        or (message.status == "complete" and message.finish_reason == CUT_OFF)
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -214,16 +224,16 @@ def plan_continue(
     base_params: Mapping[str, Any] | None = None,
     stream: bool = True,
 ) -> Turn:
-    """More of a stopped, failed or interrupted answer: its text goes out as the last assistant
-    message (servers that support it continue it) and the new tokens are appended to it."""
+    """More of a stopped, failed, interrupted or cut-off answer: its text goes out as the last
+    assistant message (servers that support it continue it); the new tokens are appended."""
     thread, tree = _load(store, thread_id)
     answer = _message(tree, message_id)
     if answer.role != "assistant":
         raise ConfigError("Only an answer can be continued.")
-    if answer.status not in CONTINUABLE:
+    if not can_continue(answer):
         raise ConfigError(
-            "Only an answer that was stopped, failed or interrupted can be continued "
-            f"(this one is {answer.status}); regenerate it for a new version."
+            "Only an answer that was stopped, failed, interrupted or cut off at the token limit "
+            f"can be continued (this one is {answer.status}); regenerate it for a new version."
         )
     settings = _settings(thread, model, provider_id, None, params)
     path = tree.path_to(answer.parent_id)

@@ -198,6 +198,8 @@ class Message:
     name: str | None = None
     # Images and files sent with the message (a user message, or one the server saved).
     attachments: tuple[AttachmentInfo, ...] = ()
+    # Why the provider ended the answer, as it said ("stop", "length" at the token limit...).
+    finish_reason: str | None = None
 
     @property
     def tokens_per_second(self) -> float | None:

@@ -223,6 +223,7 @@ async def _chat(args: argparse.Namespace, prompt: str | None, attachments: list[
             finally:
                 printer.end(completed=completed)
                 _print_notices(provider)
+                _note_cut_off(printer.final, store is not None)
                 if tools is not None:
                     await tools.manager.aclose()
             if args.json:
@@ -289,6 +290,21 @@ def _plan(
     return turns.plan_continue(store, message_id=leaf, **common)
 
 
+def _note_cut_off(final: Message | None, saved: bool) -> None:
+    """Say so when the answer stopped at the token limit: it reads as complete otherwise."""
+    if final is None or final.status != "complete" or final.finish_reason != "length":
+        return
+    more = (
+        f" `llms-desktop chat --thread {final.thread_id} --continue` asks for the rest."
+        if saved
+        else ""
+    )
+    print(
+        f"llms-desktop: note: the answer was cut off at the token limit (max tokens).{more}",
+        file=sys.stderr,
+    )
+
+
 def _note_vision(connected: Connected, model: str) -> None:
     """Images for a model not known to take them: said on stderr, then sent anyway (the
     provider may know better; `providers vision` records the answer)."""
@@ -323,6 +339,7 @@ class _Printer:
         self.accumulator = Accumulator()
         self._wrote_text = False
         self._in_reasoning = False
+        self.final: Message | None = None
 
     def on_started(
         self, thread: Thread, user_message: Message | None, assistant_message: Message
@@ -331,7 +348,7 @@ class _Printer:
         self.accumulator = Accumulator()
 
     def on_finished(self, message: Message) -> None:
-        pass
+        self.final = message
 
     def on_tool_started(self, call: PendingCall) -> None:
         self._close_reasoning()

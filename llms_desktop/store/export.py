@@ -87,6 +87,7 @@ def message_dict(message: Message, attachments: Sequence[Attachment] = ()) -> di
         "selected_at": message.selected_at,
         "tool_call_id": message.tool_call_id,
         "name": message.name,
+        "finish_reason": message.finish_reason,
         "attachments": [attachment_dict(attachment) for attachment in attachments],
     }
 

@@ -291,6 +291,7 @@ def _our_thread(fields: _Fields) -> tuple[Thread, list[Message]]:
                 selected_at=item.optional_moment("selected_at"),
                 tool_call_id=item.optional_text("tool_call_id"),
                 name=item.optional_text("name"),
+                finish_reason=item.optional_text("finish_reason"),
             )
         )
     _check_unique(fields, messages)

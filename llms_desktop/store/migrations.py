@@ -165,6 +165,13 @@ def m006_stream_owner(db: sqlite3.Connection) -> None:
     _run(db, "ALTER TABLE messages ADD COLUMN owner TEXT")
 
 
+@migration
+def m007_finish_reason(db: sqlite3.Connection) -> None:
+    # Why the provider ended a complete answer ("stop", "length", "tool_calls"...): an answer
+    # cut off at the token limit ("length") can be continued.
+    _run(db, "ALTER TABLE messages ADD COLUMN finish_reason TEXT")
+
+
 class NewerDatabase(Exception):
     """The database was written by a newer version (more migrations than we know)."""
 

@@ -15,7 +15,7 @@ THREAD_COLUMNS = (
 MESSAGE_COLUMNS = (
     "id, thread_id, role, content, status, position, parent_id, reasoning, tool_calls, error, "
     "model, provider, prompt_tokens, completion_tokens, tokens_estimated, ttft_ms, duration_ms, "
-    "created_at, selected_at, tool_call_id, name"
+    "created_at, selected_at, tool_call_id, name, finish_reason"
 )
 MESSAGE_PLACEHOLDERS = ", ".join("?" * len(MESSAGE_COLUMNS.split(",")))
 
@@ -73,6 +73,7 @@ def message_from_row(
         tool_call_id=row[19],
         name=row[20],
         attachments=attachments,
+        finish_reason=row[21],
     )
 
 
@@ -100,6 +101,7 @@ def message_values(message: Message) -> tuple[Any, ...]:
         message.selected_at,
         message.tool_call_id,
         message.name,
+        message.finish_reason,
     )
 
 

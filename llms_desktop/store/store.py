@@ -382,6 +382,7 @@ class Store(Branches):
         tool_calls: Sequence[Mapping[str, Any]] | None = None,
         error: str | None = None,
         usage: Mapping[str, Any] | None = None,
+        finish_reason: str | None = None,
     ) -> Message:
         """Write an answer's final text and status in one transaction; returns the stored row.
 
@@ -393,8 +394,8 @@ class Store(Branches):
                 message_id, content, reasoning=reasoning, tool_calls=tool_calls
             )
             db.execute(
-                "UPDATE messages SET status = ?, error = ? WHERE id = ?",
-                (status, error, message_id),
+                "UPDATE messages SET status = ?, error = ?, finish_reason = ? WHERE id = ?",
+                (status, error, finish_reason, message_id),
             )
             if usage is not None:
                 self.set_message_usage(message_id, **usage)
@@ -412,7 +413,8 @@ class Store(Branches):
         """Mark a stopped answer `streaming` again so it can be continued (text kept)."""
         with self.transaction("continue the answer") as db:
             cursor = db.execute(
-                "UPDATE messages SET status = 'streaming', error = NULL, owner = ? WHERE id = ?",
+                "UPDATE messages SET status = 'streaming', error = NULL, finish_reason = NULL, "
+                "owner = ? WHERE id = ?",
                 (self.mark.token if self.mark is not None else None, message_id),
             )
             if cursor.rowcount == 0:

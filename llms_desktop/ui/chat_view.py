@@ -20,12 +20,12 @@ from PySide6.QtWidgets import QTextBrowser, QWidget
 
 from llms_desktop.branches import Versions
 from llms_desktop.markdown_render import MarkdownRenderer
+from llms_desktop.turns import can_continue
 from llms_desktop.types import Delta, Message, ReasoningDelta, TextDelta, ToolCallDelta
 from llms_desktop.ui import attachment_html
 from llms_desktop.ui.chat_document import ChatDocument
 from llms_desktop.ui.icons import DOCUMENT_SCHEME, document_image
 from llms_desktop.ui.message_html import (
-    CONTINUABLE,
     COPY_LINK,
     MESSAGE_LINK,
     REASONING_LINK,
@@ -256,7 +256,7 @@ class ChatView(QTextBrowser):
             items.append(("edit", message.id, "Edit and Resend…"))
         else:
             items.append(("regenerate", message.id, "Regenerate"))
-            if message.status in CONTINUABLE:
+            if can_continue(message):
                 items.append(("continue", message.id, "Continue"))
         versions = self._builder.versions.get(message.id)
         if versions is not None:

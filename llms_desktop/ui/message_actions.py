@@ -141,7 +141,7 @@ class MessageActions(QObject):
         self.chat.start(plan, unsaved_prompt=text, retry=lambda: self.chat.retry_failed(None))
 
     def continue_answer(self, message_id: str) -> None:
-        """Ask for more of a stopped, failed or interrupted answer; the text is appended."""
+        """Ask for more of a stopped, failed, interrupted or cut-off answer (text appended)."""
         thread_id = self.chat.thread_id
         if thread_id is None or self.chat.busy:
             return

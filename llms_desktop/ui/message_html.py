@@ -11,13 +11,12 @@ from llms_desktop.branches import Versions
 from llms_desktop.chunk_render import SPACER, AnswerRender, with_spacer
 from llms_desktop.markdown_render import MarkdownRenderer
 from llms_desktop.markdown_stream import LONG_LINE, PIECE, MarkdownStream, reference_definitions
-from llms_desktop.turns import CONTINUABLE
+from llms_desktop.turns import CUT_OFF, can_continue
 from llms_desktop.types import Message
 from llms_desktop.ui import attachment_html, tool_html
 from llms_desktop.ui.theme import ChatColors
 
 __all__ = [
-    "CONTINUABLE",
     "COPY_LINK",
     "MESSAGE_LINK",
     "REASONING_LINK",
@@ -150,6 +149,11 @@ class MessageHtml:
         elif message.status == "error":
             error = html.escape(message.error or "The request failed.")
             status = f'<span style="color:{self.colors.error}">⚠ {error}</span>'
+        elif message.finish_reason == CUT_OFF:
+            status = (
+                f'<span style="color:{self.colors.warning}">Cut off at the token limit '
+                "(max tokens): Continue asks for the rest</span>"
+            )
         joined = " · ".join(
             item
             for item in (
@@ -181,7 +185,7 @@ class MessageHtml:
             items.append(
                 self._action("regenerate", message.id, "Regenerate", "Answer again: a new version")
             )
-            if message.status in CONTINUABLE:
+            if can_continue(message):
                 items.append(
                     self._action("continue", message.id, "Continue", "Ask for the rest of it")
                 )

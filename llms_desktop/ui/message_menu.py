@@ -8,7 +8,7 @@ from PySide6.QtCore import QObject
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QApplication, QMenu, QMessageBox, QWidget
 
-from llms_desktop.turns import CONTINUABLE
+from llms_desktop.turns import can_continue
 from llms_desktop.ui.chat_controller import ChatController
 from llms_desktop.ui.chat_view import ChatView
 
@@ -73,7 +73,7 @@ class MessageMenu(QObject):
         answer = self.controller.actions.last_answer()
         if answer is None:
             return
-        if answer.status not in CONTINUABLE:
+        if not can_continue(answer):
             self.notify("The last answer is complete: there is nothing to continue.")
             return
         self.controller.actions.continue_answer(answer.id)

@@ -294,3 +294,34 @@ def test_an_answer_whose_process_died_while_the_window_ran_shows_interrupted_and
     answer = app.store.get_message(streamer.answer_id)
     assert answer is not None
     assert (answer.status, answer.content) == ("complete", "partial and the rest.")
+
+
+def test_an_answer_cut_off_at_the_token_limit_says_so_and_continues(
+    app: App, qloop: QtLoop, loopback: LoopbackServer
+) -> None:
+    from tests.support.loopback import chunk
+
+    replies = [
+        sse_reply([chunk("Half of"), chunk(finish="length")]),
+        sse_reply([chunk(" it, then the rest."), chunk(finish="stop")]),
+    ]
+    loopback.handler = lambda request: replies.pop(0)
+    view = app.window.chat_view
+
+    async def scenario() -> None:
+        type_and_send(app, "Everything, please")
+        await answered(app)
+        assert "Cut off at the token limit" in view.toPlainText()
+        assert "Continue" in view.toPlainText()
+        shortcut(app, "Ctrl+Shift+R")  # Continue the last answer
+        await answered(app)
+
+    qloop.run(scenario())
+    assert sent(loopback) == [("user", "Everything, please"), ("assistant", "Half of")]
+    assert path_of(app) == [
+        ("user", "Everything, please"),
+        ("assistant", "Half of it, then the rest."),
+    ]
+    text = view.toPlainText()
+    assert "Cut off at the token limit" not in text
+    assert "Half of it, then the rest." in text

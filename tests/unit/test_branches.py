@@ -397,7 +397,7 @@ async def test_only_an_answer_that_stopped_early_can_be_continued_and_its_tool_c
     thread = store.create_thread("t")
     store.add_message(thread.id, "user", "q")
     done = store.add_message(thread.id, "assistant", "Complete.")
-    with pytest.raises(ConfigError, match="stopped, failed or interrupted"):
+    with pytest.raises(ConfigError, match="interrupted or cut off at the token limit can be"):
         turns.plan_continue(store, thread_id=thread.id, message_id=done.id, **COMMON)
     call = {"id": "c1", "type": "function", "function": {"name": "f", "arguments": "{}"}}
     stopped = store.add_message(thread.id, "assistant", "Let me check. ", tool_calls=[call])

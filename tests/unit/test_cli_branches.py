@@ -8,7 +8,7 @@ from typing import Any
 
 from llms_desktop.store import Store
 from tests.support.cli import chat_args, one_error_line, run_cli
-from tests.support.loopback import LoopbackServer, sse_reply, text_chunks
+from tests.support.loopback import LoopbackServer, chunk, sse_reply, text_chunks
 
 FIXTURES = Path(__file__).parent.parent / "fixtures" / "db"
 
@@ -114,3 +114,41 @@ def test_a_version_1_export_and_an_llmspy_export_import_as_one_path(tmp_path: Pa
         llms = store.messages(threads["from llms.py"].id)
         assert [m.content for m in llms] == ["hi", "hello", "bye"]
         assert [m.parent_id for m in llms] == [None, llms[0].id, llms[1].id]
+
+
+def test_an_answer_cut_off_at_the_token_limit_says_so_and_can_be_continued(
+    loopback: LoopbackServer, tmp_path: Path
+) -> None:
+    data = tmp_path / "data"
+    replies = [
+        sse_reply([chunk("The first half"), chunk(finish="length")]),
+        sse_reply([chunk(" and the rest."), chunk(finish="stop")]),
+    ]
+    loopback.handler = lambda r: replies.pop(0)
+    first = run_cli("--data-dir", data, *chat_args(loopback.base_url, "Tell me all of it"))
+    assert first.returncode == 0, first.stderr
+    assert first.stdout == "The first half\n"
+    with Store.open(data) as store:
+        (thread,) = store.list_threads()
+        answer = store.messages(thread.id)[-1]
+    assert (answer.status, answer.finish_reason) == ("complete", "length")
+    assert first.stderr.strip() == (
+        "llms-desktop: note: the answer was cut off at the token limit (max tokens). "
+        f"`llms-desktop chat --thread {thread.id} --continue` asks for the rest."
+    )
+
+    rest = run_cli(
+        "--data-dir", data, *chat_args(loopback.base_url, "--thread", thread.id, "--continue")
+    )
+    assert rest.returncode == 0, rest.stderr
+    assert rest.stderr == ""
+    assert sent(loopback) == [("user", "Tell me all of it"), ("assistant", "The first half")]
+    with Store.open(data) as store:
+        (answer,) = [m for m in store.messages(thread.id) if m.role == "assistant"]
+    assert answer.content == "The first half and the rest."
+    assert (answer.status, answer.finish_reason) == ("complete", "stop")
+    # An answer that ended normally is complete: nothing to continue.
+    refused = run_cli(
+        "--data-dir", data, *chat_args(loopback.base_url, "--thread", thread.id, "--continue")
+    )
+    assert "cut off at the token limit can be continued" in one_error_line(refused)
