@@ -108,7 +108,8 @@ def read_prompt(prompt: str) -> str:
     if prompt == "-":
         # Input that is not UTF-8 becomes U+FFFD rather than a traceback.
         sys.stdin.reconfigure(errors="replace")  # type: ignore[union-attr]
-        text = sys.stdin.read()
+        # `echo ... |` and a file's last line end in a newline that is no part of the prompt.
+        text = sys.stdin.read().removesuffix("\n").removesuffix("\r")
     else:
         # Argument bytes that are not UTF-8 arrive as lone surrogates (surrogateescape).
         text = clean_text(prompt)

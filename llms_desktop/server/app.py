@@ -27,7 +27,9 @@ log = logging.getLogger(__name__)
 
 # Generous for long conversations with pasted documents or a few images, small enough that a
 # runaway client cannot exhaust memory.
-DEFAULT_MAX_BODY = 20 * 1024 * 1024
+# Requests carry images as base64 (4/3 of their size), and a conversation resends earlier
+# ones: 64 MiB holds twice what one message of `chat -a` may attach (32 MiB).
+DEFAULT_MAX_BODY = 64 * 1024 * 1024
 # A body that trickles in slower than this holds a connection for nothing (20 MB in 60 s is
 # under 3 Mbit/s).
 BODY_TIMEOUT = 60.0

@@ -98,13 +98,14 @@ def test_chat_reads_prompt_from_stdin_and_sends_system(loopback: LoopbackServer)
         "--system",
         "terse",
         "-",
-        stdin="from stdin\n",
+        stdin="from stdin\n\nsecond paragraph\n",
     )
     assert result.returncode == 0, result.stderr
     messages = loopback.requests[-1].json()["messages"]
     assert messages == [
         {"role": "system", "content": "terse"},
-        {"role": "user", "content": "from stdin\n"},
+        # The newline that ends the input is not part of the prompt; the rest is as read.
+        {"role": "user", "content": "from stdin\n\nsecond paragraph"},
     ]
 
 
