@@ -201,6 +201,7 @@ class Composer(QWidget):
         edit_layout.addWidget(self.edit_cancel)
         self.edit_bar.hide()
         self._draft = ""  # what was typed before an edit began
+        self._draft_attachments: list[Attachment] = []  # and attached
 
         controls = QHBoxLayout()
         controls.setContentsMargins(0, 0, 0, 0)
@@ -343,21 +344,25 @@ class Composer(QWidget):
 
     def begin_edit(self, text: str) -> None:
         """Put a sent message in the box to edit; sending it makes a new version. What was
-        typed in the box before comes back once the edit is sent or cancelled."""
+        typed (and attached) in the box before comes back once the edit is sent or cancelled."""
         if not self.editing:
             self._draft = self.prompt.toPlainText()
+            self._draft_attachments = self.strip.take()
         self.prompt.setPlainText(text)
         self.edit_bar.show()
         self.focus_prompt()
         self.prompt.moveCursor(QTextCursor.MoveOperation.End)
 
     def end_edit(self) -> None:
-        """The edit was sent or dropped: the draft typed before it returns to an empty box."""
+        """The edit was sent or dropped: the draft typed and attached before it returns to an
+        empty box (the edit's own attachments taken first)."""
         self.edit_bar.hide()
         draft, self._draft = self._draft, ""
         if draft and not self.prompt.toPlainText():
             self.prompt.setPlainText(draft)
             self.prompt.moveCursor(QTextCursor.MoveOperation.End)
+        attached, self._draft_attachments = self._draft_attachments, []
+        self.restore_attachments(attached)
 
     # Slots ----------------------------------------------------------------------------------
     def _on_submitted(self) -> None:

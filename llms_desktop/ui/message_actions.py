@@ -32,11 +32,14 @@ class MessageActions(QObject):
     def take_edit(self, text: str) -> bool:
         """If the composer was editing a sent message, send `text` as its new version."""
         editing, self.editing_id = self.editing_id, None
-        self.chat.parts.composer.end_edit()
         if editing is None or self.chat.thread_id is None:
+            self.chat.parts.composer.end_edit()
             return False
-        # The strip holds the message's attachments (as the user left them): they go with it.
-        self.edit_and_resend(editing, text, self.chat.parts.composer.take_attachments())
+        # The strip holds the message's attachments (as the user left them): they go with it,
+        # and the draft's come back.
+        attachments = self.chat.parts.composer.take_attachments()
+        self.chat.parts.composer.end_edit()
+        self.edit_and_resend(editing, text, attachments)
         return True
 
     def start_editing(self, message_id: str | None = None) -> None:

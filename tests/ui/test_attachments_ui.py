@@ -251,6 +251,42 @@ def test_editing_a_message_brings_its_attachments_back_and_sends_what_is_left(
     ]
 
 
+def test_a_draft_and_its_attachments_come_back_after_an_edit_is_sent_or_cancelled(
+    app: App, qloop: QtLoop, loopback: LoopbackServer, tmp_path: Path
+) -> None:
+    loopback.handler = routed(sse_reply(text_chunks(["ok"])))
+    composer = app.window.composer
+    controller = app.window.controller
+    draft_file = write(tmp_path, "draft.txt", b"for the next message")
+
+    async def scenario() -> None:
+        composer.prompt.setPlainText("first")
+        QTest.keyClick(composer.prompt, Qt.Key.Key_Return)
+        await wait_until(lambda: bool(chunk_requests(loopback)) and not composer.streaming)
+        # A draft with an attachment, then an edit of the sent message (which has none).
+        controller.attachments.add_paths([str(draft_file)])
+        await wait_until(lambda: len(composer.attachments) == 1)
+        composer.prompt.setPlainText("my draft")
+        controller.actions.start_editing(None)
+        await wait_until(lambda: composer.prompt.toPlainText() == "first")
+        assert composer.attachments == []  # the edited message's own: none
+        QTest.keyClick(composer.prompt, Qt.Key.Key_Escape)
+        assert composer.prompt.toPlainText() == "my draft"
+        assert [a.name for a in composer.attachments] == ["draft.txt"]
+        # Again, and this time the edit is sent: it goes without the draft's file.
+        controller.actions.start_editing(None)
+        await wait_until(lambda: composer.prompt.toPlainText() == "first")
+        composer.prompt.setPlainText("first, edited")
+        QTest.keyClick(composer.prompt, Qt.Key.Key_Return)
+        await wait_until(lambda: len(chunk_requests(loopback)) == 2 and not composer.streaming)
+
+    qloop.run(scenario())
+    (message,) = chunk_requests(loopback)[-1]["messages"]
+    assert message["content"] == "first, edited"
+    assert composer.prompt.toPlainText() == "my draft"
+    assert [a.name for a in composer.attachments] == ["draft.txt"]
+
+
 def test_the_thread_shows_our_own_stored_images_and_links_files(
     app: App, qloop: QtLoop, tmp_path: Path
 ) -> None:
