@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import concurrent.futures
+import contextlib
 import threading
 from collections import OrderedDict
 from collections.abc import Mapping
@@ -15,6 +17,7 @@ from PySide6.QtGui import (
     QGuiApplication,
     QImage,
     QResizeEvent,
+    QTextDocument,
 )
 from PySide6.QtWidgets import QTextBrowser, QWidget
 
@@ -39,6 +42,10 @@ if TYPE_CHECKING:
 
 FRAME_MS = 16  # deltas are coalesced and rendered at most once per frame
 THUMBNAILS_KEPT = 64  # decoded thumbnails kept for re-layouts and theme switches
+# Thumbnails decode here, never on the UI thread (QImage may be used on any thread).
+_THUMBNAIL_POOL = concurrent.futures.ThreadPoolExecutor(
+    max_workers=1, thread_name_prefix="thumbnails"
+)
 # Stored files the system's viewer may open from a click (never an unknown kind).
 OPENABLE = (".png", ".jpg", ".webp", ".gif", ".pdf", ".txt")
 
@@ -52,11 +59,14 @@ class ChatView(QTextBrowser):
         message_action(str, str): an action asked for on a message, by its link or its
             context menu: the verb (copy, edit, regenerate, continue, delete, version) and
             the message id (for version: the version to show).
+        thumbnail_shown(str): an attachment's thumbnail (its URL) was decoded and painted in.
     """
 
     code_copied = Signal(str)
     rendered = Signal()
     message_action = Signal(str, str)
+    thumbnail_shown = Signal(str)  # an attachment's thumbnail (by its URL) is painted in
+    _thumbnail_ready = Signal(str, QImage)  # from a worker thread: queued to this one
 
     def __init__(self, parent: QWidget | None = None, *, dark: bool = False) -> None:
         super().__init__(parent)
@@ -73,6 +83,8 @@ class ChatView(QTextBrowser):
         # Where attachments' bytes are (the store's data folder), for thumbnails and links.
         self.attachment_files: Blobs | None = None
         self._thumbnails: OrderedDict[str, QImage] = OrderedDict()
+        self._decoding: set[str] = set()  # thumbnails being decoded on a worker thread
+        self._missing: set[str] = set()  # attachments that could not be shown
         self._warmed = False
         self._connect_signals()
 
@@ -86,6 +98,7 @@ class ChatView(QTextBrowser):
 
     def _connect_signals(self) -> None:
         self.anchorClicked.connect(self._on_anchor_clicked)
+        self._thumbnail_ready.connect(self._on_thumbnail_ready)
         self._frame.timeout.connect(self._on_frame)
 
     # What to show -------------------------------------------------------------------------
@@ -279,28 +292,53 @@ class ChatView(QTextBrowser):
         return None
 
     def _thumbnail(self, url: QUrl) -> QImage | None:
+        """A decoded thumbnail; else a blank one of the size the HTML gives it while the image
+        is read and decoded on a worker thread (a photo takes 10-20 ms: a chat of them would
+        stall the window), then painted in when it is ready."""
         key = url.toString()
         cached = self._thumbnails.get(key)
         if cached is not None:
             self._thumbnails.move_to_end(key)
             return cached
+        if key in self._missing:
+            return None  # gone from the data folder, or not an image Qt reads: its alt text
+        if key not in self._decoding:
+            self._decoding.add(key)
+            files = self.attachment_files
+            _THUMBNAIL_POOL.submit(self._decode_thumbnail, key, files, url)
+        blank = QImage(1, 1, QImage.Format.Format_ARGB32)
+        blank.fill(Qt.GlobalColor.transparent)
+        return blank
+
+    def _decode_thumbnail(self, key: str, files: Blobs | None, url: QUrl) -> None:
+        """On a worker thread: read and scale one thumbnail, then hand it to the UI thread."""
         sha256, mime = attachment_html.parse(url)
         try:
-            data = self.attachment_files.read(sha256, mime) if self.attachment_files else None
+            data = files.read(sha256, mime) if files else None
         except (OSError, ValueError):
             data = None
         image = QImage.fromData(data) if data else QImage()
-        if image.isNull():
-            return None  # gone from the data folder, or not an image Qt reads: its alt text
         box = QSize(attachment_html.THUMB_WIDTH, attachment_html.THUMB_HEIGHT)
-        if image.width() > box.width() or image.height() > box.height():
+        if not image.isNull() and (image.width() > box.width() or image.height() > box.height()):
             image = image.scaled(
                 box, Qt.AspectRatioMode.KeepAspectRatio, Qt.TransformationMode.SmoothTransformation
             )
+        with contextlib.suppress(RuntimeError):  # the view was closed meanwhile
+            self._thumbnail_ready.emit(key, image)
+
+    def _on_thumbnail_ready(self, key: str, image: QImage) -> None:
+        self._decoding.discard(key)
+        url = QUrl(key)
+        if image.isNull():
+            self._missing.add(key)  # its place stays blank; its link still says what it was
+            return
         self._thumbnails[key] = image
         while len(self._thumbnails) > THUMBNAILS_KEPT:
             self._thumbnails.popitem(last=False)
-        return image
+        # The document kept the blank one: give it the picture; its size is already laid out.
+        self.document().addResource(QTextDocument.ResourceType.ImageResource, url, image)
+        self.viewport().update()
+        self.thumbnail_shown.emit(key)
 
     def _open_attachment(self, url: QUrl) -> None:
         sha256, mime = attachment_html.parse(url)

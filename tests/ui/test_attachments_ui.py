@@ -305,11 +305,17 @@ def test_the_thread_shows_our_own_stored_images_and_links_files(
         "Nice. ![remote](https://example.com/x.png) and <img src='https://example.com/y.png'>",
     )
     view = app.window.chat_view
+    shown: list[str] = []
+    view.thumbnail_shown.connect(shown.append)
     app.window.controller.open_thread(thread.id)
     html = view.toHtml()
     url = f"llms-attachment:{photo.sha256}?type=image/png"
     assert url in html
     assert 'width="240" height="120"' in html  # scaled into the thumbnail box
+    # Decoded on a worker thread: the window shows the chat first, the picture right after.
+    blank = view.document().resource(QTextDocument.ResourceType.ImageResource, QUrl(url))
+    assert (blank.width(), blank.height()) == (1, 1)  # laid out at 240x120 all the same
+    qloop.run(wait_until(lambda: shown == [url]))
     image = view.document().resource(QTextDocument.ResourceType.ImageResource, QUrl(url))
     assert isinstance(image, QImage)
     assert (image.width(), image.height()) == (240, 120)
