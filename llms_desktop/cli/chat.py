@@ -203,8 +203,10 @@ async def _chat(args: argparse.Namespace, prompt: str | None, attachments: list[
                 _note_vision(connected, model)
             printer = _Printer(show_text=not args.json, show_reasoning=args.reasoning)
             completed = False
+            # The provider's own default parameters (Preferences > Providers), as in the window.
+            base = dict(connected.config.params) if connected.config is not None else {}
             turn = _plan(
-                args, store, thread, prompt, model, connected.provider_id, params, attachments
+                args, store, thread, prompt, model, connected.provider_id, params, attachments, base
             )
             session = ChatSession(provider, store)
             tools = await open_tools(args, args.prompt == "-") if args.tools else None
@@ -250,6 +252,7 @@ def _plan(
     provider_id: str,
     params: dict[str, Any],
     attachments: list[Attachment],
+    base_params: dict[str, Any],
 ) -> Turn:
     """The exchange the flags ask for: a new message, a regenerated answer, an edit, or more."""
     from llms_desktop import turns
@@ -265,6 +268,7 @@ def _plan(
             provider_id=provider_id,
             system_prompt=args.system,
             params=params,
+            base_params=base_params,
             stream=stream,
             attachments=attachments,
         )
@@ -273,6 +277,7 @@ def _plan(
         "model": model,
         "provider_id": provider_id,
         "params": params,
+        "base_params": base_params,
         "stream": stream,
     }
     if args.edit:

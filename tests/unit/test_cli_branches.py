@@ -152,3 +152,33 @@ def test_an_answer_cut_off_at_the_token_limit_says_so_and_can_be_continued(
         "--data-dir", data, *chat_args(loopback.base_url, "--thread", thread.id, "--continue")
     )
     assert "cut off at the token limit can be continued" in one_error_line(refused)
+
+
+def test_the_providers_default_parameters_go_out_under_the_flags(
+    loopback: LoopbackServer, tmp_path: Path
+) -> None:
+    from llms_desktop.providers.config import OPENAI_COMPATIBLE, ProviderConfig
+    from llms_desktop.providers.setup import ProviderSetup
+
+    data = tmp_path / "data"
+    ProviderSetup(data).add(
+        ProviderConfig(
+            id="p",
+            type=OPENAI_COMPATIBLE,
+            name="P",
+            base_url=loopback.base_url,
+            models=("m",),
+            params={"temperature": 0.2, "max_tokens": 77},
+        )
+    )
+    answering(loopback, "one", "two")
+    cli_ok("--data-dir", data, "chat", "--model", "p/m", "hi")
+    assert {k: loopback.requests[-1].json().get(k) for k in ("temperature", "max_tokens")} == {
+        "temperature": 0.2,
+        "max_tokens": 77,
+    }
+    cli_ok("--data-dir", data, "chat", "--model", "p/m", "--temperature", "0.9", "hi")
+    assert {k: loopback.requests[-1].json().get(k) for k in ("temperature", "max_tokens")} == {
+        "temperature": 0.9,
+        "max_tokens": 77,
+    }
