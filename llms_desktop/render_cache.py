@@ -8,6 +8,7 @@ renderer), so a stale entry is never shown: anything that changes makes another 
 
 from __future__ import annotations
 
+import concurrent.futures
 import contextlib
 import hashlib
 import json
@@ -55,6 +56,7 @@ class RenderCache:
         self.folder = folder
         self._memory: OrderedDict[str, Rendered] = OrderedDict()
         self._renderer = ""
+        self._writes: list[concurrent.futures.Future[None]] = []
 
     def key(self, inputs: Iterable[object]) -> str:
         """A key over `inputs` (by their repr), this renderer and the local time zone."""
@@ -88,27 +90,21 @@ class RenderCache:
             self._memory.popitem(last=False)
 
     def keep(self, key: str) -> None:
-        """Write the entry for `key` to disk, in place of the one kept before.
+        """Write the entry for `key` to disk, in place of the one kept before, on a worker
+        thread (the window's never waits on the disk); `wait()` waits for it.
 
         A cache: a folder that cannot be written to only means the next start renders.
         """
         rendered = self._memory.get(key)
         if self.folder is None or rendered is None or len(rendered.html) > DISK_BYTES:
             return
-        path = self._path(key)
-        if path.exists():
-            return
-        text = json.dumps({"key": key, "html": rendered.html, "codes": rendered.codes})
-        with contextlib.suppress(OSError):
-            self.folder.mkdir(mode=0o700, parents=True, exist_ok=True)
-            partial = path.with_suffix(".part")
-            descriptor = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-            with os.fdopen(descriptor, "w", encoding="utf-8") as file:
-                file.write(text)
-            os.replace(partial, path)
-            for other in self.folder.iterdir():
-                if other != path:
-                    other.unlink(missing_ok=True)
+        self._writes.append(_WRITER.submit(_write, self.folder, self._path(key), key, rendered))
+
+    def wait(self) -> None:
+        """Wait for the entries being written to disk."""
+        writes, self._writes = self._writes, []
+        for write in writes:
+            write.result()
 
     def _path(self, key: str) -> Path:
         assert self.folder is not None
@@ -129,6 +125,27 @@ class RenderCache:
         if not all(isinstance(k, str) and isinstance(v, str) for k, v in codes.items()):
             return None
         return Rendered(html, codes)
+
+
+# One thread writes entries, in order; the interpreter waits for it at exit.
+_WRITER = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="render-cache")
+
+
+def _write(folder: Path, path: Path, key: str, rendered: Rendered) -> None:
+    """Write one entry (0600, in a 0700 folder) and remove the one kept before."""
+    if path.exists():
+        return
+    text = json.dumps({"key": key, "html": rendered.html, "codes": rendered.codes})
+    with contextlib.suppress(OSError):
+        folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+        partial = path.with_suffix(".part")
+        descriptor = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(descriptor, "w", encoding="utf-8") as file:
+            file.write(text)
+        os.replace(partial, path)
+        for other in folder.iterdir():
+            if other != path:
+                other.unlink(missing_ok=True)
 
 
 def _renderer_identity() -> str:

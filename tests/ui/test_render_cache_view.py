@@ -29,6 +29,7 @@ def test_a_cached_chat_is_the_same_document_with_working_copy_links(
     first.chat.cache = RenderCache(folder)
     first.show_thread(chat())
     first.chat.keep_rendered()
+    first.chat.cache.wait()  # written on a worker thread
     assert len(list(folder.iterdir())) == 1
 
     again = ChatView()
@@ -50,6 +51,7 @@ def test_a_chat_changed_since_is_rendered_again(qapp: QApplication, tmp_path: Pa
     first.chat.cache = RenderCache(folder)
     first.show_thread(chat())
     first.chat.keep_rendered()
+    first.chat.cache.wait()
 
     later = ChatView()
     later.chat.cache = RenderCache(folder)
@@ -71,4 +73,5 @@ def test_nothing_is_kept_while_an_answer_was_added_since(
     view.show_thread(chat()[:1])
     view.append_message(message("A later answer.", id="later"))
     view.chat.keep_rendered()  # the document is no longer a whole rendered chat
+    view.chat.cache.wait()
     assert not folder.exists()

@@ -46,6 +46,7 @@ def test_kept_entry_is_read_back_by_a_new_cache_and_replaces_the_last(tmp_path: 
     first.keep("one")
     first.put("two", Rendered("<p>two</p>", {}))
     first.keep("two")
+    first.wait()  # written on a worker thread
     assert [p.name for p in folder.iterdir()] == ["two.json"]
     assert stat.S_IMODE(folder.stat().st_mode) == 0o700
     assert stat.S_IMODE((folder / "two.json").stat().st_mode) == 0o600
@@ -70,7 +71,8 @@ def test_a_folder_that_cannot_be_made_only_means_no_cache(tmp_path: Path) -> Non
     blocked.write_text("a file where the folder would be")  # fails even for root
     cache = RenderCache(blocked)
     cache.put("k", Rendered("<p>k</p>", {}))
-    cache.keep("k")  # no exception
+    cache.keep("k")
+    cache.wait()  # no exception
     assert blocked.read_text() == "a file where the folder would be"
     assert cache.get("k") is not None
 
@@ -82,5 +84,6 @@ def test_a_chat_too_long_for_the_disk_stays_in_memory(
     cache = RenderCache(tmp_path / "render-cache")
     cache.put("long", Rendered("<p>" + "x" * 20 + "</p>", {}))
     cache.keep("long")
+    cache.wait()
     assert not (tmp_path / "render-cache").exists()
     assert cache.get("long") is not None
