@@ -358,8 +358,10 @@ class MainWindow(QMainWindow):
             self.controller.threads.delete(thread_id)
 
     def _on_rename_current(self) -> None:
-        if self.controller.thread_id:
-            self._on_rename_requested(self.controller.thread_id)
+        # F2 in the chat list renames the chat selected there; elsewhere the open chat.
+        thread_id = self.sidebar.focused_thread_id() or self.controller.thread_id
+        if thread_id:
+            self._on_rename_requested(thread_id)
 
     def _on_delete_current(self) -> None:
         if self.controller.thread_id:

@@ -183,7 +183,7 @@ class ThreadSidebar(QWidget):
             chosen, and whether to go on typing (Enter) rather than stay in the list (a click).
         typing_started(str): text typed while the list has focus, meant for the prompt.
         new_chat_requested(): the New chat button.
-        rename_requested(str): rename a thread (from the context menu or F2).
+        rename_requested(str): rename a thread (from the context menu).
         delete_requested(str): delete a thread (the window asks first).
         pin_toggled(str): pin or unpin a thread.
     """
@@ -237,13 +237,11 @@ class ThreadSidebar(QWidget):
         layout.addWidget(self.search_box)
         layout.addWidget(self.no_results)
         layout.addWidget(self.list_view, 1)
-        self._rename_action = QAction("Rename…", self)
-        self._rename_action.setShortcut(QKeySequence(Qt.Key.Key_F2))
-        self._rename_action.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
+        # F2 is the window's Rename Chat alone (two F2 shortcuts made Qt ignore both); in the
+        # list it renames the chat selected there (MainWindow asks `focused_thread_id`).
         self._delete_action = QAction("Delete…", self)
         self._delete_action.setShortcut(QKeySequence(QKeySequence.StandardKey.Delete))
         self._delete_action.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
-        self.list_view.addAction(self._rename_action)
         self.list_view.addAction(self._delete_action)
         self._connect_signals()
 
@@ -256,7 +254,6 @@ class ThreadSidebar(QWidget):
         self.list_view.clicked.connect(self._on_index_clicked)
         self.list_view.installEventFilter(self)
         self.list_view.customContextMenuRequested.connect(self._on_context_menu)
-        self._rename_action.triggered.connect(self._on_rename_shortcut)
         self._delete_action.triggered.connect(self._on_delete_shortcut)
 
     def refresh(self, select_id: str | None = None) -> None:
@@ -276,6 +273,10 @@ class ThreadSidebar(QWidget):
             self.list_view.clearSelection()
             return
         self.list_view.setCurrentIndex(self.threads.index(row))
+
+    def focused_thread_id(self) -> str | None:
+        """The chat selected in the list while the list has the keyboard focus, else None."""
+        return self.current_thread_id() if self.list_view.hasFocus() else None
 
     def current_thread_id(self) -> str | None:
         index = self.list_view.currentIndex()
@@ -362,11 +363,6 @@ class ThreadSidebar(QWidget):
             self.pin_toggled.emit(str(thread_id))
         elif chosen is delete:
             self.delete_requested.emit(str(thread_id))
-
-    def _on_rename_shortcut(self) -> None:
-        thread_id = self.current_thread_id()
-        if thread_id:
-            self.rename_requested.emit(thread_id)
 
     def _on_delete_shortcut(self) -> None:
         thread_id = self.current_thread_id()

@@ -84,3 +84,33 @@ def test_delete_after_clicking_a_thread_and_from_the_prompt(app: App) -> None:
     assert seen[-1].startswith("Delete “Newer chat”")
     assert app.store.get_thread(newer.id) is None
     assert window.composer.prompt.toPlainText() == "Hi"  # the key did not edit the prompt
+
+
+def test_f2_in_the_list_renames_the_chat_selected_there_and_types_nothing(app: App) -> None:
+    from PySide6.QtWidgets import QInputDialog
+
+    older = app.store.create_thread("Older chat")
+    app.store.create_thread("Newer chat")
+    window = app.window
+    window.activateWindow()
+    window.sidebar.refresh()
+    click_thread(app, 1)
+    assert window.controller.thread_id == older.id
+    asked: list[str] = []
+
+    def rename() -> None:
+        dialog = QApplication.activeModalWidget()
+        if not isinstance(dialog, QInputDialog):
+            QTimer.singleShot(10, rename)
+            return
+        asked.append(dialog.textValue())
+        dialog.setTextValue("Sky reasoning")
+        dialog.accept()
+
+    QTimer.singleShot(0, rename)
+    QTest.keyClick(window.sidebar.list_view, Qt.Key.Key_F2)
+    assert asked == ["Older chat"]
+    thread = app.store.get_thread(older.id)
+    assert thread is not None
+    assert thread.title == "Sky reasoning"
+    assert window.composer.prompt.toPlainText() == ""  # nothing went to the model's box
