@@ -107,6 +107,9 @@ class ChatController(QObject):
         self.parts.status.clear_status()
         self._update_welcome()
         self.settings_panel.show_draft()
+        # A new chat starts on the model picked last, not on the one the chat shown before
+        # happened to use (opening a chat shows its own model in the picker).
+        self.parts.composer.set_model(self.models.remembered())
         self.thread_changed.emit(None)
         self.parts.composer.focus_prompt()
 

@@ -61,3 +61,15 @@ def test_reaching_for_the_picker_lists_the_models(
 
     qloop.run(scenario())
     assert model_lists(loopback) == 1
+
+
+def test_a_new_chat_starts_on_the_model_picked_last_not_the_last_chats(app: App) -> None:
+    window = app.window
+    composer = window.composer
+    composer.set_model("openai/alpha")
+    composer.model_chosen.emit("openai/alpha")  # as when the user picks it
+    earlier = app.store.create_thread("Earlier", model="beta", provider="openai")
+    window.controller.open_thread(earlier.id)
+    assert composer.model == "openai/beta"  # a chat shows the model it uses
+    window.controller.new_chat()
+    assert composer.model == "openai/alpha"
