@@ -84,6 +84,7 @@ class ChatView(QTextBrowser):
         self.attachment_files: Blobs | None = None
         self._thumbnails: OrderedDict[str, QImage] = OrderedDict()
         self._decoding: set[str] = set()  # thumbnails being decoded on a worker thread
+        self._at_end = True  # the reader is at the end: keep them there as the text grows
         self._missing: set[str] = set()  # attachments that could not be shown
         self._warmed = False
         self._connect_signals()
@@ -100,6 +101,9 @@ class ChatView(QTextBrowser):
         self.anchorClicked.connect(self._on_anchor_clicked)
         self._thumbnail_ready.connect(self._on_thumbnail_ready)
         self._frame.timeout.connect(self._on_frame)
+        bar = self.verticalScrollBar()
+        bar.valueChanged.connect(self._on_scrolled)
+        bar.rangeChanged.connect(self._on_range_changed)
 
     # What to show -------------------------------------------------------------------------
     def show_thread(
@@ -192,6 +196,16 @@ class ChatView(QTextBrowser):
     def scroll_to_bottom(self) -> None:
         bar = self.verticalScrollBar()
         bar.setValue(bar.maximum())
+        self._at_end = True
+
+    def _on_scrolled(self, _value: int) -> None:
+        self._at_end = self.is_at_bottom()
+
+    def _on_range_changed(self, _minimum: int, maximum: int) -> None:
+        # The document grew or shrank under a reader at its end (a layout finishing after the
+        # chat opened, a bigger font, thumbnails, a re-render): keep them at the end.
+        if self._at_end:
+            self.verticalScrollBar().setValue(maximum)
 
     def resizeEvent(self, event: QResizeEvent) -> None:
         # Shrinking (an error banner appears below) must not hide the end the user was reading.

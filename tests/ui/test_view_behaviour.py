@@ -6,12 +6,14 @@ import time
 from pathlib import Path
 
 from PySide6.QtCore import QByteArray
+from PySide6.QtWidgets import QApplication
 
 from llms_desktop.types import Message, TextDelta
 from llms_desktop.ui.chat_view import ChatView
 from llms_desktop.ui.main_window import MainWindow, WindowState
 from llms_desktop.ui.qsettings_backend import QSettingsBackend
 from tests.ui.conftest import QtLoop, wait_until
+from tests.ui.test_chat_document import message as chat_message
 from tests.ui.test_main_window import App
 
 
@@ -73,4 +75,27 @@ def test_auto_scroll_follows_only_at_the_bottom(qloop: QtLoop) -> None:
         assert bar.value() == 0  # left where the user put it
 
     qloop.run(stream())
+    view.close()
+
+
+def test_a_reader_at_the_end_stays_there_when_the_text_grows_under_them(
+    qapp: QApplication,
+) -> None:
+    view = ChatView()
+    view.resize(600, 300)
+    view.show()
+    view.show_thread(
+        [chat_message("Long text.\n\n" * 40, id="long"), chat_message("The end.", id="end")]
+    )
+    assert view.is_at_bottom()
+    view.set_font_size(20)  # the same text, taller: the end moves down
+    QApplication.processEvents()
+    assert view.is_at_bottom()
+    # One who scrolled up to read stays where they are.
+    bar = view.verticalScrollBar()
+    bar.setValue(bar.maximum() // 3)
+    place = bar.value()
+    view.set_font_size(12)
+    QApplication.processEvents()
+    assert bar.value() == place
     view.close()
