@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from PySide6.QtCore import QMimeData, Qt, Signal
+from PySide6.QtCore import QEvent, QMimeData, Qt, Signal
 from PySide6.QtGui import (
     QDragEnterEvent,
     QDropEvent,
@@ -333,6 +333,12 @@ class Composer(QWidget):
             super().dropEvent(event)
             return
         event.acceptProposedAction()
+
+    def changeEvent(self, event: QEvent) -> None:
+        # The paper clip is drawn in the text colour: redraw it when the theme changes.
+        if event.type() == QEvent.Type.PaletteChange:
+            self.attach_button.setIcon(attach_icon(self.palette().text().color()))
+        super().changeEvent(event)
 
     def focus_prompt(self) -> None:
         self.prompt.setFocus(Qt.FocusReason.OtherFocusReason)

@@ -65,3 +65,22 @@ def test_dark_theme_restyles_the_thread_list_and_keeps_the_chat_where_it_was(
     qapp.processEvents()
     assert background(list_view).lightness() > 200
     assert bar.value() == bar.maximum()
+
+
+def test_the_paper_clip_is_redrawn_in_the_new_text_colour(themed: App, qapp: QApplication) -> None:
+    button = themed.window.composer.attach_button
+
+    def darkest_and_lightest() -> tuple[int, int]:
+        image = button.icon().pixmap(16, 16).toImage()
+        shades = [
+            image.pixelColor(x, y).lightness()
+            for x in range(image.width())
+            for y in range(image.height())
+            if image.pixelColor(x, y).alpha() > 200
+        ]
+        return min(shades), max(shades)
+
+    assert darkest_and_lightest()[0] < 80  # dark ink on the light theme
+    themed.settings.set(keys.THEME, "dark")
+    qapp.processEvents()
+    assert darkest_and_lightest()[1] > 170  # light ink on the dark one: visible
