@@ -283,7 +283,7 @@ class ChatView(QTextBrowser):
             items.append(("edit", message.id, "Edit and Resend…"))
         else:
             items.append(("regenerate", message.id, "Regenerate"))
-            if can_continue(message):
+            if can_continue(message) and message.content:
                 items.append(("continue", message.id, "Continue"))
         versions = self._builder.versions.get(message.id)
         if versions is not None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import html
+import re
 import time
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -24,6 +25,8 @@ __all__ = [
     "MessageHtml",
     "with_spacer",
 ]
+
+_RETRY_IN = re.compile(r" \(retry in \d+ (?:s|min)\)")
 
 REASONING_LINK = "reasoning:"
 COPY_LINK = "copy:"
@@ -147,7 +150,8 @@ class MessageHtml:
                 "before this answer finished</span>"
             )
         elif message.status == "error":
-            error = html.escape(message.error or "The request failed.")
+            # "(retry in 7 s)" was true when it failed; in the saved footer it would go stale.
+            error = html.escape(_RETRY_IN.sub("", message.error or "") or "The request failed.")
             status = f'<span style="color:{self.colors.error}">⚠ {error}</span>'
         elif message.finish_reason == CUT_OFF:
             status = (
@@ -185,7 +189,7 @@ class MessageHtml:
             items.append(
                 self._action("regenerate", message.id, "Regenerate", "Answer again: a new version")
             )
-            if can_continue(message):
+            if can_continue(message) and message.content:  # nothing to continue otherwise
                 items.append(
                     self._action("continue", message.id, "Continue", "Ask for the rest of it")
                 )

@@ -99,3 +99,20 @@ def test_a_reader_at_the_end_stays_there_when_the_text_grows_under_them(
     QApplication.processEvents()
     assert bar.value() == place
     view.close()
+
+
+def test_a_failed_answers_footer_drops_the_stale_wait_and_offers_continue_only_for_text(
+    qapp: QApplication,
+) -> None:
+    view = ChatView()
+    empty = chat_message("", id="empty", status="error", error="HTTP 429: Slow down (retry in 7 s)")
+    partial = chat_message("Half an answer", id="partial", status="error", error="HTTP 500: boom")
+    view.show_thread([empty])
+    text = view.toPlainText()
+    assert "HTTP 429: Slow down" in text
+    assert "retry in" not in text  # true when it failed, stale in the saved footer
+    assert "Continue" not in text  # nothing to continue: Regenerate is there
+    assert "Regenerate" in text
+    view.show_thread([partial])
+    assert "Continue" in view.toPlainText()
+    view.close()
