@@ -287,9 +287,10 @@ class Composer(QWidget):
         return text
 
     def restore_prompt(self, text: str) -> None:
-        """Put text back, e.g. after a send that could not start."""
+        """Put text back, e.g. after a send that could not start; typing goes on at its end."""
         if not self.prompt.toPlainText():
             self.prompt.setPlainText(text)
+            self.prompt.moveCursor(QTextCursor.MoveOperation.End)
 
     # Attachments -------------------------------------------------------------------------------
     @property

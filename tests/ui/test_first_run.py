@@ -71,6 +71,8 @@ def test_welcome_finds_a_local_server_keeps_the_prompt_and_goes_once_it_is_added
         # Sending now cannot work: the text stays, and the window says why.
         type_and_send(first_run, "Is anyone there?")
         assert window.composer.prompt.toPlainText() == "Is anyone there?"
+        # Typing goes on at the end of the kept text, not before it.
+        assert window.composer.prompt.textCursor().position() == len("Is anyone there?")
         assert window.banner.isVisible()
         assert "No provider is set up" in window.banner.message.text()
         assert not window.banner.retry_button.isVisible()
