@@ -5,7 +5,14 @@ from __future__ import annotations
 import re
 
 from PySide6.QtCore import QEvent, QObject, Qt, QTimer, Signal
-from PySide6.QtGui import QColor, QKeyEvent, QPalette, QTextCharFormat, QTextCursor
+from PySide6.QtGui import (
+    QColor,
+    QKeyEvent,
+    QPalette,
+    QTextCharFormat,
+    QTextCursor,
+    QTextDocument,
+)
 from PySide6.QtWidgets import (
     QApplication,
     QFrame,
@@ -20,6 +27,20 @@ from PySide6.QtWidgets import (
 
 MAX_MATCHES = 5000
 RESEARCH_MS = 150  # while an answer streams, matches are found again at most this often
+
+
+def anchor_position(document: QTextDocument, name: str) -> int | None:
+    """Where the anchor `name` (`<a name=...>`) is in the document, if it is there."""
+    block = document.begin()
+    while block.isValid():
+        fragments = block.begin()
+        while not fragments.atEnd():
+            fragment = fragments.fragment()
+            if name in fragment.charFormat().anchorNames():
+                return fragment.position()
+            fragments += 1
+        block = block.next()
+    return None
 
 
 def find_pattern(text: str) -> re.Pattern[str] | None:
@@ -154,16 +175,18 @@ class ChatFinder(QObject):
     def current(self) -> int:
         return self._current
 
-    def open(self, text: str | None = None, *, from_view_top: bool = False) -> None:
+    def open(self, text: str | None = None, *, from_anchor: str = "") -> None:
         """Show the bar (with `text`, if given) and highlight the matches; the first match at
-        or below the top of the view becomes current when `from_view_top` (a search hit the
-        view has scrolled to), else the user steps with next()."""
+        or after the anchor `from_anchor` becomes current (a search hit: its message's
+        anchor), else the user steps with next()."""
         self._bar.show()
         if text is not None:
             self._bar.edit.setText(text)
         self._search()
-        if from_view_top and self._matches:
-            top = self._view.cursorForPosition(self._view.viewport().rect().topLeft()).position()
+        start_at = anchor_position(self._view.document(), from_anchor) if from_anchor else None
+        if from_anchor and self._matches:
+            # Not the top of the view: a hit in the last message cannot be scrolled to the top.
+            top = start_at if start_at is not None else 0
             first = next((i for i, (start, _) in enumerate(self._matches) if start >= top), 0)
             self._go(first)
         else:

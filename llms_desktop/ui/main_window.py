@@ -389,7 +389,7 @@ class MainWindow(QMainWindow):
         self.controller.open_thread(thread_id, message_id, focus_prompt=go_on_typing)
         if message_id:
             # A search hit: the words searched for, highlighted in the chat, F3 for the next.
-            self.finder.open(self.sidebar.search_words(), from_view_top=True)
+            self.finder.open(self.sidebar.search_words(), from_anchor=f"msg-{message_id}")
         elif self.finder.is_open:
             self.finder.close()
 

@@ -110,3 +110,31 @@ def test_search_finds_word_prefixes_says_no_results_and_highlights_in_the_chat(
     assert not window.find_bar.isVisible()
     assert window.chat_view.extraSelections() == []
     assert QApplication.focusWidget() is not edit
+
+
+def test_a_hit_in_the_last_message_makes_its_own_match_current(app: App, qloop: QtLoop) -> None:
+    # A short chat: the view cannot scroll the last message to its top, so "the first match
+    # below the top of the view" would be the question's, not the answer's the hit was for.
+    thread = app.store.create_thread("Carry on")
+    app.store.add_message(thread.id, "user", "How do I continue a stopped answer?")
+    answer = app.store.add_message(thread.id, "assistant", "Press Continue under it.")
+    window = app.window
+    window.resize(900, 600)
+    sidebar = window.sidebar
+    results = sidebar.results
+
+    async def search() -> None:
+        typed(app, "contin")
+        await wait_until(lambda: results.rowCount() == 2)
+
+    qloop.run(search())
+    row = next(
+        r for r in range(results.rowCount()) if results.index(r).data(MESSAGE_ID_ROLE) == answer.id
+    )
+    rect = sidebar.list_view.visualRect(results.index(row))
+    QTest.mouseClick(sidebar.list_view.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())
+    finder = window.finder
+    text = window.chat_view.document().toRawText()
+    start, end = finder.matches[finder.current]
+    assert text[start:end] == "Continue"  # the answer's, not "continue" in the question
+    assert window.find_bar.count.text() == "2 of 2"
