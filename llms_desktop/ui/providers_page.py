@@ -343,9 +343,15 @@ class ProvidersPage(QWidget):
         except errors.ConfigError as exc:
             self._say(str(exc), error=True)
             return
-        self._say(f"Added {config.name}. Enter its key if it needs one, then Refresh models.")
         self.reload(select=config.id)
         self.providers_changed.emit()
+        if known is None:
+            # A server of the user's own: its address is what they type first.
+            self._say("Added a custom server: type its base URL (ending in /v1), then its key.")
+            self.url_edit.setFocus(Qt.FocusReason.OtherFocusReason)
+            self.url_edit.selectAll()
+        else:
+            self._say(f"Added {config.name}. Enter its key if it needs one, then Refresh models.")
 
     def _on_remove_clicked(self) -> None:
         config = self._selected_config()

@@ -3,6 +3,7 @@ AI Refinery providers, with keys never written into the data directory."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Iterator
 from pathlib import Path
@@ -85,6 +86,20 @@ def test_add_edit_key_refresh_and_disable_a_provider(
     saved = json.loads((app.data_dir / "providers.json").read_text())["providers"]
     assert saved[0]["enabled"] is False
     assert_no_key_in(app.data_dir, "sk-ollama-secret")
+
+
+def test_adding_a_custom_server_asks_for_its_address_first(app: App, qloop: QtLoop) -> None:
+    page = page_of(app)
+
+    async def add() -> None:
+        await asyncio.sleep(0.1)  # the dialog is up and has given its first focus
+        add_preset(page, "")  # Custom OpenAI-compatible…
+        await wait_until(lambda: page.selected_id() == "custom")
+
+    qloop.run(add())
+    assert "type its base URL" in page.message.text()
+    assert page.window().focusWidget() is page.url_edit
+    assert page.url_edit.selectedText() == page.url_edit.text()  # typing replaces it
 
 
 def test_a_corrupt_providers_file_is_reported_on_the_page(qloop: QtLoop, tmp_path: Path) -> None:
