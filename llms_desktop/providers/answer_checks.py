@@ -74,6 +74,17 @@ def json_body(content: bytes, url: str, content_type: str) -> Any:
         raise unexpected_content_error(url, content_type, content[:PEEK_BYTES]) from None
 
 
+def nested_too_deeply(text: str) -> bool:
+    """Whether `text` fails to parse only because its JSON nests too deeply (error path)."""
+    try:
+        json.loads(text)
+    except RecursionError:
+        return True
+    except ValueError:
+        return False
+    return False
+
+
 def parse_json_text(text: str) -> Any:
     """`json.loads`, with JSON nested too deeply to parse reported as not JSON (None)."""
     try:

@@ -19,6 +19,7 @@ from llms_desktop.providers.answer_checks import (
     html_page_error,
     json_body,
     looks_like_html,
+    nested_too_deeply,
     parse_json_text,
     redirect_target,
     suggested_base,
@@ -346,6 +347,8 @@ def _event_deltas(event: ServerSentEvent, url: str) -> list[Delta]:
             details=event.data,
         )
     if payload is None:
+        if nested_too_deeply(event.data):  # said as for a body that is not streamed
+            raise errors.ProtocolError(f"{url} sent an event with JSON nested too deeply to read.")
         raise errors.ProtocolError(
             f"{url} sent an event that is not JSON: {event.data[:200]!r}", details=event.data
         )
