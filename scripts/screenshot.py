@@ -19,6 +19,7 @@ import os
 import sys
 import tempfile
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -47,6 +48,36 @@ Why it works:
 | Timeout | 120 s |
 
 The answer keeps growing while you read it, and **Stop** keeps whatever arrived so far"""
+
+
+def qt_app() -> Any:
+    """The application, light or dark as SHOT_DARK=1 asks, kept running between windows."""
+    from PySide6.QtWidgets import QApplication
+
+    from llms_desktop.ui.theme import apply_palette
+
+    app = QApplication(sys.argv[:1])
+    app.setQuitOnLastWindowClosed(False)
+    apply_palette(app, dark=os.environ.get("SHOT_DARK") == "1")
+    return app
+
+
+def shown_window(store: Any, data: Path, *, height: int) -> tuple[Any, Any]:
+    """The real main window (and its services) on `store`, shown at 1180 x `height`."""
+    from llms_desktop.app import AppServices
+    from llms_desktop.providers.setup import ProviderSetup
+    from llms_desktop.settings import Settings
+    from llms_desktop.ui.main_window import MainWindow
+    from llms_desktop.ui.qsettings_backend import QSettingsBackend
+    from llms_desktop.ui.stream_registry import StreamRegistry
+
+    services = AppServices(
+        store, Settings(QSettingsBackend(data)), StreamRegistry(), ProviderSetup(data)
+    )
+    window = MainWindow(services)
+    window.resize(1180, height)
+    window.show()
+    return window, services
 
 
 def script(stop_after: int) -> Reply:
@@ -85,32 +116,17 @@ def main() -> int:
     os.environ["LLMS_DESKTOP_HOME"] = str(data)
 
     import qasync
-    from PySide6.QtWidgets import QApplication
 
-    from llms_desktop.app import AppServices
-    from llms_desktop.providers.setup import ProviderSetup
-    from llms_desktop.settings import Settings
     from llms_desktop.store import Store
-    from llms_desktop.ui.main_window import MainWindow
-    from llms_desktop.ui.qsettings_backend import QSettingsBackend
-    from llms_desktop.ui.stream_registry import StreamRegistry
-    from llms_desktop.ui.theme import apply_palette
 
-    app = QApplication(sys.argv[:1])
-    app.setQuitOnLastWindowClosed(False)
-    apply_palette(app, dark=os.environ.get("SHOT_DARK") == "1")
+    app = qt_app()
     store = Store.open(data)
     earlier = store.create_thread("Packing list for a weekend hike", model="qwen2.5-7b")
     store.add_message(earlier.id, "user", "Packing list for a weekend hike?")
     store.add_message(earlier.id, "assistant", "- Tent\n- Water filter", model="qwen2.5-7b")
     store.set_pinned(earlier.id, True)
     store.create_thread("Explain SSE line endings", model="llama-3.1-8b")
-    services = AppServices(
-        store, Settings(QSettingsBackend(data)), StreamRegistry(), ProviderSetup(data)
-    )
-    window = MainWindow(services)
-    window.resize(1180, 800)
-    window.show()
+    window, services = shown_window(store, data, height=800)
 
     async def shoot() -> None:
         await asyncio.sleep(0.3)
@@ -149,27 +165,12 @@ def shoot_first_run(out: Path) -> int:
         ).start()
 
     import qasync
-    from PySide6.QtWidgets import QApplication
 
-    from llms_desktop.app import AppServices
-    from llms_desktop.providers.setup import ProviderSetup
-    from llms_desktop.settings import Settings
     from llms_desktop.store import Store
-    from llms_desktop.ui.main_window import MainWindow
-    from llms_desktop.ui.qsettings_backend import QSettingsBackend
-    from llms_desktop.ui.stream_registry import StreamRegistry
-    from llms_desktop.ui.theme import apply_palette
 
-    app = QApplication(sys.argv[:1])
-    app.setQuitOnLastWindowClosed(False)
-    apply_palette(app, dark=os.environ.get("SHOT_DARK") == "1")
+    app = qt_app()
     store = Store.open(data)
-    services = AppServices(
-        store, Settings(QSettingsBackend(data)), StreamRegistry(), ProviderSetup(data)
-    )
-    window = MainWindow(services)
-    window.resize(1180, 800)
-    window.show()
+    window, services = shown_window(store, data, height=800)
 
     async def shoot() -> None:
         window.start_background_work()
@@ -194,20 +195,10 @@ def shoot_versions(out: Path) -> int:
     os.environ["LLMS_DESKTOP_HOME"] = str(data)
 
     import qasync
-    from PySide6.QtWidgets import QApplication
 
-    from llms_desktop.app import AppServices
-    from llms_desktop.providers.setup import ProviderSetup
-    from llms_desktop.settings import Settings
     from llms_desktop.store import Store
-    from llms_desktop.ui.main_window import MainWindow
-    from llms_desktop.ui.qsettings_backend import QSettingsBackend
-    from llms_desktop.ui.stream_registry import StreamRegistry
-    from llms_desktop.ui.theme import apply_palette
 
-    app = QApplication(sys.argv[:1])
-    app.setQuitOnLastWindowClosed(False)
-    apply_palette(app, dark=os.environ.get("SHOT_DARK") == "1")
+    app = qt_app()
     store = Store.open(data)
     thread = store.create_thread(
         "A haiku about autumn",
@@ -240,12 +231,7 @@ def shoot_versions(out: Path) -> int:
                 "duration_ms": 640.0,
             },
         )
-    services = AppServices(
-        store, Settings(QSettingsBackend(data)), StreamRegistry(), ProviderSetup(data)
-    )
-    window = MainWindow(services)
-    window.resize(1180, 640)
-    window.show()
+    window, services = shown_window(store, data, height=640)
 
     async def shoot() -> None:
         window.controller.open_thread(thread.id)

@@ -6,53 +6,19 @@ asserted is a generous bound on the longest gap between ticks of a timer (a free
 
 from __future__ import annotations
 
-import json
 import time
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 from PySide6.QtCore import QTimer, QUrl
 from PySide6.QtGui import QGuiApplication
 
-from tests.support.loopback import LoopbackServer, Pause, Reply, chunk, json_reply
+from tests.support.loopback import LoopbackServer, chunk, sse_reply
 from tests.ui.conftest import QtLoop, wait_until
-from tests.ui.test_main_window import App, type_and_send
+from tests.ui.test_main_window import App, routed, type_and_send
 
 # Measures event-loop stalls: runs after the parallel part of the suite, alone on the machine.
 pytestmark = pytest.mark.timing
-
-
-def sse(chunks: list[dict[str, Any]], pause: float = 0.0) -> Reply:
-    pieces: list[bytes | Pause] = []
-    for item in chunks:
-        pieces.append(f"data: {json.dumps(item)}\n\n".encode())
-        if pause:
-            pieces.append(Pause(pause))
-    pieces.append(b"data: [DONE]\n\n")
-    return Reply(headers=[("Content-Type", "text/event-stream")], pieces=pieces)
-
-
-def answering(reply: Reply) -> Any:
-    def handler(request: Any) -> Reply:
-        if request.path.endswith("/models"):
-            return json_reply({"data": [{"id": "test-model"}]})
-        return reply
-
-    return handler
-
-
-@pytest.fixture
-def window(
-    qloop: QtLoop, loopback: LoopbackServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> Iterator[App]:
-    monkeypatch.setenv("OPENAI_BASE_URL", loopback.base_url)
-    monkeypatch.setenv("OPENAI_API_KEY", "sk-ui")
-    instance = App(tmp_path / "data")
-    instance.window.composer.set_model("test-model")
-    yield instance
-    qloop.run(instance.close())
 
 
 class Ticks:
@@ -84,8 +50,8 @@ class Ticks:
         return max(self.gaps)
 
 
-def longest_block(window: App) -> int:
-    block = window.window.chat_view.document().begin()
+def longest_block(app: App) -> int:
+    block = app.window.chat_view.document().begin()
     longest = 0
     while block.isValid():
         longest = max(longest, block.length())
@@ -95,54 +61,54 @@ def longest_block(window: App) -> int:
 
 @pytest.mark.parametrize("line", ["x" * 1_000_000, "lorem ipsum dolor " * 17_000])
 def test_a_huge_line_in_4kb_deltas_never_freezes_the_window_streaming_or_reopened(
-    window: App, qloop: QtLoop, loopback: LoopbackServer, line: str
+    app: App, qloop: QtLoop, loopback: LoopbackServer, line: str
 ) -> None:
     deltas = [line[start : start + 4096] for start in range(0, len(line), 4096)]
-    loopback.handler = answering(sse([chunk(d) for d in deltas] + [chunk(finish="stop")]))
-    chat = window.window.chat_view.chat
+    loopback.handler = routed(sse_reply([chunk(d) for d in deltas] + [chunk(finish="stop")]))
+    chat = app.window.chat_view.chat
 
     async def scenario() -> None:
-        type_and_send(window, "one long line please")
-        await wait_until(lambda: not window.window.composer.streaming, seconds=60)
+        type_and_send(app, "one long line please")
+        await wait_until(lambda: not app.window.composer.streaming, seconds=60)
         await wait_until(lambda: not chat.backlog and chat.live_message_id is None, seconds=60)
 
     with Ticks() as streaming:
         qloop.run(scenario(), timeout=90)
-    thread_id = window.window.controller.thread_id
+    thread_id = app.window.controller.thread_id
     assert thread_id is not None
-    assert window.store.messages(thread_id)[-1].content == line  # stored exactly
+    assert app.store.messages(thread_id)[-1].content == line  # stored exactly
     assert len(streaming.gaps) > 20
     # Generous on purpose (a loaded CI machine); bench/bench_render.py measures the figure.
     assert streaming.longest < 1.0, streaming.longest
-    assert longest_block(window) <= 1_002  # laid out in pieces, not as one huge block
-    shown = window.window.chat_view.toPlainText().replace("\n", "").replace("\u200b", "")
+    assert longest_block(app) <= 1_002  # laid out in pieces, not as one huge block
+    shown = app.window.chat_view.toPlainText().replace("\n", "").replace("\u200b", "")
     assert line.replace(" ", "") in shown.replace(" ", "")
 
     async def reopen() -> None:
-        window.window.controller.new_chat()
+        app.window.controller.new_chat()
         await wait_until(lambda: True)
-        window.window.controller.open_thread(thread_id)
+        app.window.controller.open_thread(thread_id)
         await wait_until(lambda: True)
 
     with Ticks() as reopening:
         qloop.run(reopen())
     assert reopening.longest < 1.0, reopening.longest
-    assert longest_block(window) <= 1_002
+    assert longest_block(app) <= 1_002
 
 
 def test_a_huge_line_in_a_code_block_copies_exactly(
-    window: App, qloop: QtLoop, loopback: LoopbackServer
+    app: App, qloop: QtLoop, loopback: LoopbackServer
 ) -> None:
     code = "const data = [" + ", ".join(str(n) for n in range(60_000)) + "];\n"
     content = f"Minified:\n\n```js\n{code}```\n"
-    loopback.handler = answering(sse([chunk(content), chunk(finish="stop")]))
-    view = window.window.chat_view
+    loopback.handler = routed(sse_reply([chunk(content), chunk(finish="stop")]))
+    view = app.window.chat_view
     copied: list[str] = []
     view.code_copied.connect(copied.append)
 
     async def scenario() -> None:
-        type_and_send(window, "minify")
-        await wait_until(lambda: not window.window.composer.streaming, seconds=60)
+        type_and_send(app, "minify")
+        await wait_until(lambda: not app.window.composer.streaming, seconds=60)
         await wait_until(lambda: view.chat.live_message_id is None, seconds=60)
 
     with Ticks() as ticks:
@@ -152,7 +118,7 @@ def test_a_huge_line_in_a_code_block_copies_exactly(
     view.anchorClicked.emit(QUrl(link))
     assert copied == [code]
     assert QGuiApplication.clipboard().text() == code
-    assert longest_block(window) <= 1_002
+    assert longest_block(app) <= 1_002
 
 
 def call(index: int, *, name: str | None = None, arguments: str = "") -> dict[str, Any]:
@@ -164,7 +130,7 @@ def call(index: int, *, name: str | None = None, arguments: str = "") -> dict[st
 
 
 def test_streamed_tool_calls_show_live_then_pretty_and_again_when_reopened(
-    window: App, qloop: QtLoop, loopback: LoopbackServer
+    app: App, qloop: QtLoop, loopback: LoopbackServer
 ) -> None:
     weather = '{"city": "Paris", "unit": "celsius", "days": [1, 2]}'
     pieces = [weather[:9], weather[9:22], weather[22:40], weather[40:]]
@@ -172,22 +138,22 @@ def test_streamed_tool_calls_show_live_then_pretty_and_again_when_reopened(
     chunks += [call(0, arguments=piece) for piece in pieces]
     chunks += [call(1, name="get_time", arguments='{"zone": "CET"'), call(1, arguments=" oops")]
     chunks.append(chunk(finish="tool_calls"))
-    loopback.handler = answering(sse(chunks, pause=0.08))
-    view = window.window.chat_view
+    loopback.handler = routed(sse_reply(chunks, pause=0.08))
+    view = app.window.chat_view
     frames: list[str] = []
     view.rendered.connect(lambda: frames.append(view.toPlainText()))
 
     async def scenario() -> None:
-        type_and_send(window, "weather?")
+        type_and_send(app, "weather?")
         await wait_until(lambda: any('"city"' in text for text in frames), seconds=30)
         # Leave the thread and come back mid-call: the call so far shows again, and grows.
-        controller = window.window.controller
+        controller = app.window.controller
         thread_id = controller.thread_id
         assert thread_id is not None
         controller.new_chat()
         frames.clear()
         controller.open_thread(thread_id)
-        await wait_until(lambda: not window.window.composer.streaming, seconds=30)
+        await wait_until(lambda: not app.window.composer.streaming, seconds=30)
         await wait_until(lambda: view.chat.live_message_id is None, seconds=30)
 
     qloop.run(scenario())
@@ -202,9 +168,9 @@ def test_streamed_tool_calls_show_live_then_pretty_and_again_when_reopened(
     assert '⚙ get_weather {"city": "Paris", "unit": "celsius", "days": [1, 2]}' in final
     assert '  "city": "Paris",' in final.splitlines()  # and pretty-printed below, once whole
     assert '⚙ get_time {"zone": "CET" oops' in final  # as it came when it is not JSON
-    thread_id = window.window.controller.thread_id
+    thread_id = app.window.controller.thread_id
     assert thread_id is not None
-    stored = window.store.messages(thread_id)[-1]
+    stored = app.store.messages(thread_id)[-1]
     assert [call["function"]["name"] for call in stored.tool_calls] == ["get_weather", "get_time"]
     assert stored.tool_calls[0]["function"]["arguments"] == weather
 
@@ -213,6 +179,6 @@ def test_streamed_tool_calls_show_live_then_pretty_and_again_when_reopened(
     view.anchorClicked.emit(QUrl(f"copy:{stored.id}:tool0"))
     assert copied == [weather]
 
-    window.window.controller.new_chat()
-    window.window.controller.open_thread(thread_id)
+    app.window.controller.new_chat()
+    app.window.controller.open_thread(thread_id)
     assert view.toPlainText() == final
