@@ -21,19 +21,32 @@ def chat() -> list[Message]:
     return [question, message(ANSWER, id="a", created_at=NOW)]
 
 
+def cached_view(folder: Path) -> ChatView:
+    """A chat view with its own render cache on `folder` (as after a restart: only the disk
+    is shared between two of them)."""
+    view = ChatView()
+    view.chat.cache = RenderCache(folder)
+    return view
+
+
+def shown_and_kept(folder: Path) -> ChatView:
+    """A view that showed `chat()` and kept it on disk (written on a worker thread)."""
+    view = cached_view(folder)
+    view.show_thread(chat())
+    view.chat.keep_rendered()
+    assert view.chat.cache is not None
+    view.chat.cache.wait()
+    return view
+
+
 def test_a_cached_chat_is_the_same_document_with_working_copy_links(
     qapp: QApplication, tmp_path: Path
 ) -> None:
     folder = tmp_path / "render-cache"
-    first = ChatView()
-    first.chat.cache = RenderCache(folder)
-    first.show_thread(chat())
-    first.chat.keep_rendered()
-    first.chat.cache.wait()  # written on a worker thread
+    first = shown_and_kept(folder)
     assert len(list(folder.iterdir())) == 1
 
-    again = ChatView()
-    again.chat.cache = RenderCache(folder)  # as after a restart: only the disk is shared
+    again = cached_view(folder)
     again.show_thread(chat())
     assert again.toHtml() == first.toHtml()
     assert again._builder.renderer._md is None  # markdown-it was not needed
@@ -47,14 +60,9 @@ def test_a_cached_chat_is_the_same_document_with_working_copy_links(
 
 def test_a_chat_changed_since_is_rendered_again(qapp: QApplication, tmp_path: Path) -> None:
     folder = tmp_path / "render-cache"
-    first = ChatView()
-    first.chat.cache = RenderCache(folder)
-    first.show_thread(chat())
-    first.chat.keep_rendered()
-    first.chat.cache.wait()
+    shown_and_kept(folder)
 
-    later = ChatView()
-    later.chat.cache = RenderCache(folder)
+    later = cached_view(folder)
     changed = [
         *chat()[:1],
         message(ANSWER.replace("Heading one", "Heading uno"), id="a", created_at=NOW),
@@ -68,10 +76,10 @@ def test_nothing_is_kept_while_an_answer_was_added_since(
     qapp: QApplication, tmp_path: Path
 ) -> None:
     folder = tmp_path / "render-cache"
-    view = ChatView()
-    view.chat.cache = RenderCache(folder)
+    view = cached_view(folder)
     view.show_thread(chat()[:1])
     view.append_message(message("A later answer.", id="later"))
     view.chat.keep_rendered()  # the document is no longer a whole rendered chat
+    assert view.chat.cache is not None
     view.chat.cache.wait()
     assert not folder.exists()

@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 # Loaded later, when they are first used: rendering the reopened chat, talking to a
 # provider, the API server, the keychain, the AI Refinery and MCP SDKs, the event loop's glue.
@@ -57,17 +58,18 @@ print("RESULT " + json.dumps(seen))
 """
 
 
-def test_the_first_frame_imports_no_renderer_network_or_keychain_module(tmp_path: Path) -> None:
+def run_probe(script: str, *args: str, home: Path) -> tuple[dict[str, Any], str]:
+    """Run `script` in a fresh process (offscreen, a provider from the environment that
+    nothing listens on: no first-run page); its RESULT line, and all it printed."""
     env = {
         **os.environ,
         "QT_QPA_PLATFORM": "offscreen",
-        "LLMS_DESKTOP_HOME": str(tmp_path / "home"),
-        # A provider from the environment (nothing listens there): no first-run page.
+        "LLMS_DESKTOP_HOME": str(home),
         "OPENAI_BASE_URL": "http://127.0.0.1:9/v1",
         "OPENAI_API_KEY": "sk-test",
     }
     result = subprocess.run(
-        [sys.executable, "-c", PROBE, str(tmp_path / "data")],
+        [sys.executable, "-c", script, *args],
         capture_output=True,
         text=True,
         timeout=120,
@@ -75,9 +77,13 @@ def test_the_first_frame_imports_no_renderer_network_or_keychain_module(tmp_path
         check=True,
     )
     line = next(line for line in result.stdout.splitlines() if line.startswith("RESULT "))
-    seen = json.loads(line.removeprefix("RESULT "))
+    return json.loads(line.removeprefix("RESULT ")), result.stdout
+
+
+def test_the_first_frame_imports_no_renderer_network_or_keychain_module(tmp_path: Path) -> None:
+    seen, printed = run_probe(PROBE, str(tmp_path / "data"), home=tmp_path / "home")
     assert seen["code"] == 0
-    assert "window shown in" in result.stdout
+    assert "window shown in" in printed
     assert NOT_IN_FIRST_FRAME.isdisjoint(seen["first_frame"]), seen["first_frame"]
     # They do load once needed: the chat reopened after the first frame has a code block,
     # and the loop needs qasync.
@@ -123,24 +129,8 @@ print("RESULT " + json.dumps({"code": code, "text": shown["text"],
 """
 
 
-def relaunch(folder: Path, answer: str, home: Path) -> dict[str, object]:
-    env = {
-        **os.environ,
-        "QT_QPA_PLATFORM": "offscreen",
-        "LLMS_DESKTOP_HOME": str(home),
-        "OPENAI_BASE_URL": "http://127.0.0.1:9/v1",
-        "OPENAI_API_KEY": "sk-test",
-    }
-    result = subprocess.run(
-        [sys.executable, "-c", RELAUNCH, str(folder), answer],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        env=env,
-        check=True,
-    )
-    line = next(line for line in result.stdout.splitlines() if line.startswith("RESULT "))
-    outcome: dict[str, object] = json.loads(line.removeprefix("RESULT "))
+def relaunch(folder: Path, answer: str, home: Path) -> dict[str, Any]:
+    outcome, _ = run_probe(RELAUNCH, str(folder), answer, home=home)
     assert outcome["code"] == 0
     return outcome
 
