@@ -16,7 +16,6 @@ from PySide6.QtGui import (
     QFont,
     QGuiApplication,
     QImage,
-    QResizeEvent,
     QTextDocument,
 )
 from PySide6.QtWidgets import QTextBrowser, QWidget
@@ -202,24 +201,16 @@ class ChatView(QTextBrowser):
         self._at_end = self.is_at_bottom()
 
     def _on_range_changed(self, _minimum: int, maximum: int) -> None:
-        # The document grew or shrank under a reader at its end (a layout finishing after the
-        # chat opened, a bigger font, thumbnails, a re-render): keep them at the end.
+        # The document grew or shrank under a reader at its end (streamed text, a layout
+        # finishing after the chat opened, a bigger font, thumbnails, a resize as the error
+        # banner appears below): keep them at the end.
         if self._at_end:
             self.verticalScrollBar().setValue(maximum)
 
-    def resizeEvent(self, event: QResizeEvent) -> None:
-        # Shrinking (an error banner appears below) must not hide the end the user was reading.
-        at_bottom = self.is_at_bottom()
-        super().resizeEvent(event)
-        if at_bottom:
-            self.scroll_to_bottom()
-
     # Slots ----------------------------------------------------------------------------------
     def _on_frame(self) -> None:
-        at_bottom = self.is_at_bottom()
+        # A reader at the end follows the new text: `_on_range_changed`.
         if self.chat.flush():
-            if at_bottom:
-                self.scroll_to_bottom()
             self.rendered.emit()
         if self.chat.backlog:
             # More arrived than one frame may render: the rest at the next frames.
