@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from PySide6.QtCore import QEvent, QMimeData, Qt, Signal
+from PySide6.QtCore import QEvent, QMimeData, Qt, Signal, SignalInstance
 from PySide6.QtGui import (
     QDragEnterEvent,
     QDropEvent,
@@ -48,6 +48,17 @@ def pasted_image(mime: QMimeData) -> QImage | None:
         return None
     image = mime.imageData()
     return image if isinstance(image, QImage) and not image.isNull() else None
+
+
+def offer_attachments(mime: QMimeData, files: SignalInstance, image: SignalInstance) -> bool:
+    """Emit the local files (else the image) that `mime` carries; False if it has neither."""
+    paths = local_files(mime)
+    pasted = pasted_image(mime) if not paths else None
+    if paths:
+        files.emit(paths)
+    elif pasted is not None:
+        image.emit(pasted)
+    return bool(paths) or pasted is not None
 
 
 class PromptEdit(QPlainTextEdit):
@@ -98,13 +109,7 @@ class PromptEdit(QPlainTextEdit):
         return super().canInsertFromMimeData(source)
 
     def insertFromMimeData(self, source: QMimeData) -> None:
-        files = local_files(source)
-        image = pasted_image(source) if not files else None
-        if files:
-            self.files_offered.emit(files)
-        elif image is not None:
-            self.image_offered.emit(image)
-        else:
+        if not offer_attachments(source, self.files_offered, self.image_offered):
             super().insertFromMimeData(source)
 
     def fit_height(self) -> None:
@@ -323,17 +328,10 @@ class Composer(QWidget):
             super().dragEnterEvent(event)
 
     def dropEvent(self, event: QDropEvent) -> None:
-        mime = event.mimeData()
-        files = local_files(mime)
-        image = pasted_image(mime) if not files else None
-        if files:
-            self.files_offered.emit(files)
-        elif image is not None:
-            self.image_offered.emit(image)
+        if offer_attachments(event.mimeData(), self.files_offered, self.image_offered):
+            event.acceptProposedAction()
         else:
             super().dropEvent(event)
-            return
-        event.acceptProposedAction()
 
     def changeEvent(self, event: QEvent) -> None:
         # The paper clip is drawn in the text colour: redraw it when the theme changes.
