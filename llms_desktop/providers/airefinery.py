@@ -247,14 +247,10 @@ class AIRefineryProvider:
                         "(read timeout); the model may be overloaded."
                     ) from exc
                 received = True
-                for raw in deltas_from_chunk(chunk.model_dump(exclude_none=True)):
-                    delta = cleaner.clean(raw)
-                    if delta is None:
-                        continue
-                    if isinstance(delta, Finish):
-                        finished = True
-                        for pending in cleaner.flush():
-                            yield pending
+                for delta in cleaner.clean_all(
+                    deltas_from_chunk(chunk.model_dump(exclude_none=True))
+                ):
+                    finished = finished or isinstance(delta, Finish)
                     yield delta
         for pending in cleaner.flush():
             yield pending

@@ -263,15 +263,9 @@ class OpenAICompatProvider:
                                 "answer (no finish_reason); the text so far is kept."
                             )
                         return
-                    for raw in _event_deltas(event, self.chat_url):
-                        cleaned = cleaner.clean(raw)
-                        if cleaned is None:
-                            continue
-                        if isinstance(cleaned, Finish):
-                            finished = True
-                            for pending in cleaner.flush():
-                                yield pending
-                        yield cleaned
+                    for delta in cleaner.clean_all(_event_deltas(event, self.chat_url)):
+                        finished = finished or isinstance(delta, Finish)
+                        yield delta
         except httpx.ReadTimeout:
             if not finished:
                 raise

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
 from llms_desktop.text_hygiene import SurrogateJoiner
@@ -191,6 +191,16 @@ class DeltaCleaner:
             text = self._reasoning.feed(delta.text)
             return ReasoningDelta(text) if text else None
         return delta
+
+    def clean_all(self, deltas: Iterable[Delta]) -> Iterator[Delta]:
+        """`clean` each delta; text still held back goes out before a Finish."""
+        for raw in deltas:
+            delta = self.clean(raw)
+            if delta is None:
+                continue
+            if isinstance(delta, Finish):
+                yield from self.flush()
+            yield delta
 
     def flush(self) -> list[Delta]:
         """Deltas for halves still waiting when the stream ends."""
